@@ -1,0 +1,1 @@
+"""Blocks of the attention family (being written)."""

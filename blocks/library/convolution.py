@@ -1,0 +1,1 @@
+"""Blocks of the convolution family (being written)."""

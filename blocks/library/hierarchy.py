@@ -1,0 +1,1 @@
+"""Blocks of the hierarchy family (being written)."""

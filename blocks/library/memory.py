@@ -1,0 +1,1 @@
+"""Blocks of the memory family (being written)."""

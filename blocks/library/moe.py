@@ -1,0 +1,1 @@
+"""Blocks of the moe family (being written)."""

@@ -1,0 +1,1 @@
+"""Blocks of the recurrent family (being written)."""

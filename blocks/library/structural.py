@@ -1,0 +1,1 @@
+"""Blocks of the structural family (being written)."""

@@ -1,0 +1,1 @@
+"""Functional ops: plain tensor functions with parallel and step-by-step recurrent forms."""

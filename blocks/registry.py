@@ -1,0 +1,265 @@
+"""The block registry: one entry per block type, the single source of truth.
+
+The API, the editor's palette and forms, spec validation, the compiler and the
+docs all read these entries; nothing about a block is written anywhere else.
+Block modules register themselves on import (see ``blocks/library/__init__.py``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+FAMILIES = (
+    "attention",
+    "ssm",
+    "recurrent",
+    "convolution",
+    "moe",
+    "memory",
+    "hierarchy",
+    "mlp",
+    "structural",
+)
+
+PARAM_TYPES = ("int", "float", "bool", "choice")
+
+
+class RegistryError(Exception):
+    """A programming error in a registry entry (duplicate name, bad schema)."""
+
+
+class UnknownBlockType(KeyError):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"unknown block type {self.name!r}"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A typed hyper-parameter of a block (or of a training task)."""
+
+    name: str
+    type: str
+    default: Any
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+
+    def __post_init__(self):
+        if self.type not in PARAM_TYPES:
+            raise RegistryError(f"param {self.name}: type must be one of {PARAM_TYPES}")
+        if self.type == "choice" and not self.choices:
+            raise RegistryError(f"param {self.name}: a choice needs choices")
+        problem = self.check(self.default)
+        if problem:
+            raise RegistryError(f"param {self.name}: default {self.default!r} {problem}")
+
+    def check(self, value: Any) -> str | None:
+        """Return why ``value`` is not acceptable, or None when it is."""
+        if self.type == "bool":
+            return None if isinstance(value, bool) else "must be true or false"
+        if self.type == "choice":
+            return None if value in self.choices else f"must be one of {list(self.choices)}"
+        if isinstance(value, bool):
+            return f"must be a{'n integer' if self.type == 'int' else ' number'}, not a boolean"
+        if self.type == "int":
+            if not isinstance(value, int):
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                else:
+                    return "must be an integer"
+        elif not isinstance(value, (int, float)) or not math.isfinite(value):
+            return "must be a finite number"
+        if self.min is not None and value < self.min:
+            return f"must be >= {self.min:g}"
+        if self.max is not None and value > self.max:
+            return f"must be <= {self.max:g}"
+        return None
+
+    def coerce(self, value: Any) -> Any:
+        """A checked value in its canonical Python type (ints stay ints)."""
+        if self.type == "int":
+            return int(value)
+        if self.type == "float":
+            return float(value)
+        return value
+
+    def json_schema(self) -> dict:
+        schema: dict[str, Any] = {"default": self.default, "description": self.help}
+        if self.type == "int":
+            schema["type"] = "integer"
+        elif self.type == "float":
+            schema["type"] = "number"
+        elif self.type == "bool":
+            schema["type"] = "boolean"
+        else:
+            schema["enum"] = list(self.choices)
+        if self.min is not None:
+            schema["minimum"] = self.min
+        if self.max is not None:
+            schema["maximum"] = self.max
+        return schema
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "min": self.min,
+            "max": self.max,
+            "choices": list(self.choices) if self.choices else None,
+            "help": self.help,
+        }
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one block costs at batch size 1.
+
+    params: trainable parameters, exactly what the built module holds.
+    flops_per_token: forward multiply-adds x2 per token at this length.
+    activation_bytes: float32 activations kept for backward for one sequence.
+    """
+
+    params: int
+    flops_per_token: float
+    activation_bytes: float
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(
+            self.params + other.params,
+            self.flops_per_token + other.flops_per_token,
+            self.activation_bytes + other.activation_bytes,
+        )
+
+    def scaled(self, times: int) -> "Cost":
+        return Cost(self.params * times, self.flops_per_token * times, self.activation_bytes * times)
+
+
+ZERO_COST = Cost(0, 0.0, 0.0)
+
+# A check returns (field, message) pairs for problems that depend on the model
+# (d_model, max_seq_len) and on several params together, e.g. heads | d_model.
+Check = Callable[[int, int, dict], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class BlockType:
+    """One entry of the registry.
+
+    build(d_model=, max_seq_len=, layer_idx=, seed=, **params) -> nn.Module
+        mapping (batch, length, d_model) -> same shape. Modules with a
+        recurrent form also have ``init_state(batch, device, dtype)`` and
+        ``step(x_t, state) -> (y_t, state)`` with x_t of shape (batch, d_model).
+        A module may set ``self.aux_loss`` (a scalar tensor) during forward
+        (mixture-of-experts load balancing); the model sums them.
+    cost(d_model, seq_len, params) -> Cost
+    causal: True, False, or a function of params (e.g. a causal variant flag).
+    """
+
+    name: str
+    family: str
+    title: str
+    description: str
+    paper: str
+    params: tuple[Param, ...]
+    build: Callable[..., Any] | None
+    cost: Callable[[int, int, dict], Cost]
+    complexity: str
+    causal: bool | Callable[[dict], bool] = True
+    recurrent: bool = False
+    residual: bool = True
+    check: Check | None = None
+    structural: bool = False
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise RegistryError(f"{self.name}: family must be one of {FAMILIES}")
+        names = [p.name for p in self.params]
+        if len(names) != len(set(names)):
+            raise RegistryError(f"{self.name}: duplicate parameter names")
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def resolve_params(self, given: dict | None) -> dict:
+        """Defaults overlaid with ``given`` (assumed already checked)."""
+        out = self.defaults()
+        for key, value in (given or {}).items():
+            p = self.param(key)
+            if p is not None:
+                out[key] = p.coerce(value)
+        return out
+
+    def is_causal(self, params: dict) -> bool:
+        return self.causal(params) if callable(self.causal) else bool(self.causal)
+
+    def params_json_schema(self) -> dict:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {p.name: p.json_schema() for p in self.params},
+        }
+
+    def to_json(self) -> dict:
+        """The public description served by ``GET /api/blocks/``."""
+        causal = self.causal if isinstance(self.causal, bool) else "depends on params"
+        return {
+            "name": self.name,
+            "family": self.family,
+            "title": self.title,
+            "description": self.description,
+            "paper": self.paper,
+            "params": [p.to_json() for p in self.params],
+            "params_schema": self.params_json_schema(),
+            "complexity": self.complexity,
+            "causal": causal,
+            "recurrent": self.recurrent,
+            "residual": self.residual,
+            "structural": self.structural,
+            "tags": list(self.tags),
+        }
+
+
+_REGISTRY: dict[str, BlockType] = {}
+_LOADED = False
+
+
+def register(block: BlockType) -> BlockType:
+    if block.name in _REGISTRY:
+        raise RegistryError(f"block type {block.name!r} is registered twice")
+    _REGISTRY[block.name] = block
+    return block
+
+
+def _ensure_loaded() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        import blocks.library  # noqa: F401  (registers every block on import)
+
+
+def get_block(name: str) -> BlockType:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownBlockType(name) from None
+
+
+def all_blocks() -> list[BlockType]:
+    _ensure_loaded()
+    return sorted(_REGISTRY.values(), key=lambda b: (FAMILIES.index(b.family), b.name))
+
+
+def registry_json() -> list[dict]:
+    return [b.to_json() for b in all_blocks()]

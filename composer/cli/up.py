@@ -1,0 +1,10 @@
+"""`composer up`: not written yet."""
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    raise SystemExit("composer up: not implemented yet")

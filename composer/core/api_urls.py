@@ -1,0 +1,2 @@
+"""API routes served from the registries (being written)."""
+urlpatterns: list = []

@@ -1,0 +1,6 @@
+"""``GET /healthz`` (being written)."""
+from django.http import JsonResponse
+
+
+def healthz(request):
+    return JsonResponse({"status": "starting"}, status=503)

@@ -1,0 +1,4 @@
+"""URL routes of the graphs app."""
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

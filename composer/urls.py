@@ -1,0 +1,12 @@
+"""Top-level routes: each app owns its own ``urls.py``; the single-page app takes what is left."""
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("composer.core.urls")),
+    path("api/", include("composer.accounts.urls")),
+    path("api/", include("composer.graphs.urls")),
+    path("api/", include("composer.runs.urls")),
+    path("", include("composer.web.urls")),  # last: serves the editor for every other path
+]
