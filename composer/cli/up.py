@@ -1,10 +1,104 @@
-"""`composer up`: not written yet."""
+"""``composer up``: the whole app on one machine — web + websockets (daphne), one Celery worker,
+and, when ``REDIS_URL`` is unset, a private Redis. Ctrl-C or SIGTERM stops every process it started.
+"""
+from __future__ import annotations
+
 import argparse
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from composer.embedded import EmbeddedRedis
+from composer.processes import Supervisor
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--host", default=os.environ.get("COMPOSER_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("COMPOSER_PORT", "8000")))
+    parser.add_argument("--no-worker", action="store_true", help="serve only; workers run elsewhere")
+    parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for /healthz")
+
+
+def _var_dir() -> Path:
+    return Path(os.environ.get("COMPOSER_VAR_DIR", ROOT / "var"))
+
+
+def _worker_argv() -> list[str]:
+    from workers.celery_app import worker_argv
+
+    return worker_argv(concurrency=1)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("composer up: not implemented yet")
+    var_dir = _var_dir()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "composer.settings.base"),
+           "COMPOSER_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"}
+
+    stopping = False
+
+    def request_stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    redis = None
+    if not env.get("REDIS_URL"):
+        redis = EmbeddedRedis(var_dir / "redis").start()
+        env["REDIS_URL"] = redis.url
+        print(f"composer: started the bundled redis-server at {redis.url}", flush=True)
+
+    supervisor = Supervisor(env=env)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    try:
+        import subprocess
+
+        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+        login = subprocess.run([*manage, "ensure_demo_user"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+        supervisor.start("web", [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "composer.asgi:application"])
+        if not args.no_worker:
+            supervisor.start("worker", _worker_argv())
+        pids = {**supervisor.pids(), **({"redis": redis.process.pid} if redis else {})}
+        (var_dir / "up.json").write_text(json.dumps({"pids": pids, "port": args.port, "redis_url": env["REDIS_URL"]}))
+
+        url = f"http://{args.host}:{args.port}/"
+        ready = supervisor.wait_until(lambda: stopping or _healthy(url + "healthz"), args.ready_timeout)
+        if stopping:
+            return 0
+        if not ready:
+            exited = supervisor.first_exited()
+            reason = f"{exited[0]} exited with status {exited[1]}" if exited else f"{url}healthz not healthy after {args.ready_timeout:g} s"
+            print(f"composer: not ready: {reason}", file=sys.stderr, flush=True)
+            return 1
+        print(f"\ncomposer: ready at {url}\ncomposer: {login}\ncomposer: Ctrl-C stops everything.\n", flush=True)
+        while not stopping:
+            exited = supervisor.first_exited()
+            if exited:
+                print(f"composer: {exited[0]} exited with status {exited[1]}; stopping", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("composer: stopping", flush=True)
+        supervisor.stop_all()
+        if redis:
+            redis.stop()
+        (var_dir / "up.json").unlink(missing_ok=True)

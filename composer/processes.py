@@ -1,0 +1,102 @@
+"""Child processes that never outlive their parent: used by ``composer up`` and the embedded Redis.
+
+Each child gets its own process group (so stopping it also stops anything it forked, such as a
+Celery pool) and asks the kernel to send it SIGTERM if its parent dies (so even a SIGKILLed
+``composer up`` leaves no orphan behind).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+_PR_SET_PDEATHSIG = 1
+
+
+def child_preexec() -> None:
+    """Runs in the child between fork and exec."""
+    os.setpgid(0, 0)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL whatever is left after ``timeout``."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    # The leader may be gone while members of its group (pool children) linger.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if process.poll() is None:
+        process.wait()
+
+
+@dataclass
+class Supervisor:
+    """Starts named children, notices when one dies, and stops them all in reverse order."""
+
+    env: dict
+    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, argv: list[str], *, log_path=None) -> subprocess.Popen:
+        stdout = open(log_path, "ab") if log_path else None
+        process = subprocess.Popen(
+            argv,
+            env=self.env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout else None,
+            preexec_fn=child_preexec,
+        )
+        self.children[name] = process
+        return process
+
+    def first_exited(self) -> tuple[str, int] | None:
+        for name, process in self.children.items():
+            code = process.poll()
+            if code is not None:
+                return name, code
+        return None
+
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.children.items()}
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        for name in reversed(list(self.children)):
+            stop_group(self.children[name], timeout)
+
+    def wait_until(self, predicate, timeout: float, interval: float = 0.2) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            if self.first_exited():
+                return False
+            time.sleep(interval)
+        return False
+
+
+__all__ = ["Supervisor", "child_preexec", "stop_group", "_alive"]

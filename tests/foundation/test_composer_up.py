@@ -1,0 +1,100 @@
+"""`composer up` serves the app with a worker and its own Redis, and stops every process it started."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from composer.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes: check its state.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start_up(tmp_path: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis on purpose
+    env.update({"COMPOSER_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "composer.settings.base", "PYTHONUNBUFFERED": "1"})
+    if "DATABASE_URL" not in env:
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    return subprocess.Popen(
+        [sys.executable, "-m", "composer.cli", "up", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_ready(process: subprocess.Popen, timeout: float = 150) -> list[str]:
+    lines = []
+    deadline = time.monotonic() + timeout
+    os.set_blocking(process.stdout.fileno(), False)
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line:
+            lines.append(line.rstrip())
+            if "ready at" in line:
+                # the login line follows right after
+                time.sleep(0.2)
+                rest = process.stdout.read() or ""
+                return lines + rest.splitlines()
+        elif process.poll() is not None:
+            break
+        else:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail("composer up never became ready:\n" + "\n".join(lines[-40:]))
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_up_serves_health_and_leaves_no_orphan(tmp_path, stop_signal):
+    port = free_port()
+    process = _start_up(tmp_path, port)
+    try:
+        output = _wait_ready(process)
+        assert any(f"http://127.0.0.1:{port}/" in line for line in output)
+        assert any("login: demo / " in line for line in output)
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            health = json.loads(response.read())
+        assert response.status == 200
+        assert health["workers"]["live"][0]["device"] in {"cpu", "cuda"}
+
+        state = json.loads((tmp_path / "up.json").read_text())
+        pids = state["pids"]
+        assert set(pids) >= {"web", "worker", "redis"}
+        redis_port = int(state["redis_url"].rsplit(":", 1)[1].split("/")[0])
+        assert all(_alive(pid) for pid in pids.values())
+
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=60) == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in pids.values()):
+            time.sleep(0.2)
+        assert [name for name, pid in pids.items() if _alive(pid)] == []
+        assert not _port_open(port)
+        assert not _port_open(redis_port)
+    finally:
+        if process.poll() is None:
+            process.kill()
