@@ -1,0 +1,255 @@
+"""The training-task registry: one entry per synthetic or text task a spec can be trained on.
+
+Each entry (``TaskType``) says what the task is, which parameters it takes (the
+same ``Param`` class the blocks use), its vocabulary size and sequence length as
+functions of those parameters, how it makes a batch, and which metrics it reports.
+
+Batches are pure functions of ``(params, seed, split, index)``: the same arguments
+always give the same tensors, on any machine, because every batch draws from its
+own ``torch.Generator`` seeded from a hash of those arguments (never the global RNG).
+
+Train and eval examples never coincide. Synthetic tasks partition the space of
+examples by a hash of each example's tokens (``example_split``); a generator draws
+candidates and keeps only those whose hash lands in the requested split. ``char_lm``
+splits its corpus by position instead (the last tenth is held out).
+
+Labels: ``x`` and ``y`` are int64 ``(batch, seq_len)``; ``y[b, t]`` is the token the
+model must predict after reading ``x[b, :t+1]``, or -100 where no loss is taken.
+
+Uploaded corpora (for the runs/web side): ``char_lm`` takes an integer param
+``corpus_id``; 0 is the corpus shipped in ``workers/data/``. Any other id is looked
+up through a resolver the web app installs once at start-up::
+
+    from workers.tasks import set_corpus_resolver
+    from workers.tasks.char_lm import corpus_from_upload
+    set_corpus_resolver(lambda corpus_id: corpus_from_upload(Upload.objects.get(pk=corpus_id).data))
+
+``corpus_from_upload(data: bytes) -> Corpus`` checks an upload (UTF-8, non-empty,
+at most ``MAX_UPLOAD_BYTES``) and raises ``CorpusInvalid`` with a message that says
+what is wrong; call it when the user uploads, so bad files are refused at once.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import torch
+
+from blocks.registry import Param
+
+SPLITS = ("train", "eval")
+IGNORE_INDEX = -100
+# One example in EVAL_BUCKETS belongs to the eval split; the rest to train.
+EVAL_BUCKETS = 8
+
+# Generates ``n`` candidate examples: (params, generator, n) -> (x, y), each (n, seq_len).
+Generate = Callable[[dict, torch.Generator, int], tuple[torch.Tensor, torch.Tensor]]
+# Cross-field checks: params -> [(field, message)].
+TaskCheck = Callable[[dict], Iterable[tuple[str, str]]]
+
+
+class UnknownTask(KeyError):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"unknown task {self.name!r}; known tasks: {', '.join(t.name for t in all_tasks())}"
+
+
+@dataclass(frozen=True)
+class TaskParamError:
+    """One problem with a task's parameters. ``field`` is the param name (or ``task``)."""
+
+    field: str
+    message: str
+    code: str = "invalid"
+
+    def to_json(self) -> dict:
+        return {"node_id": None, "field": f"task_params.{self.field}" if self.field != "task" else "task",
+                "message": self.message, "code": self.code}
+
+    def __str__(self) -> str:
+        return f"{self.to_json()['field']}: {self.message}"
+
+
+class TaskParamsInvalid(ValueError):
+    """Raised by code that needs valid params (the trainer) when ``resolve_task_params`` found errors."""
+
+    def __init__(self, errors: list[TaskParamError]):
+        self.errors = list(errors)
+        super().__init__("; ".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """One entry of the task registry.
+
+    make_batch(params, *, split, index, batch_size, seed) -> (x, y) int64 (batch, seq_len).
+    vocab_size(params) / seq_len(params): what the model must accept.
+    check(params) -> [(field, message)] for problems involving several params.
+    """
+
+    name: str
+    title: str
+    description: str
+    paper: str
+    params: tuple[Param, ...]
+    vocab_size: Callable[[dict], int]
+    seq_len: Callable[[dict], int]
+    make_batch: Callable[..., tuple[torch.Tensor, torch.Tensor]]
+    metrics: tuple[str, ...] = ("loss", "accuracy")
+    check: TaskCheck | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def to_json(self) -> dict:
+        """The public description served by ``GET /api/tasks/``."""
+        defaults = self.defaults()
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "paper": self.paper,
+            "params": [p.to_json() for p in self.params],
+            "params_schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {p.name: p.json_schema() for p in self.params},
+            },
+            "metrics": list(self.metrics),
+            "default_vocab_size": self.vocab_size(defaults),
+            "default_seq_len": self.seq_len(defaults),
+            "tags": list(self.tags),
+        }
+
+
+_REGISTRY: dict[str, TaskType] = {}
+_LOADED = False
+
+
+def register(task: TaskType) -> TaskType:
+    if task.name in _REGISTRY:
+        raise ValueError(f"task {task.name!r} is registered twice")
+    _REGISTRY[task.name] = task
+    return task
+
+
+def _ensure_loaded() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        # Each module registers its task on import.
+        from workers.tasks import char_lm, copy, dyck, induction_heads, mqar, selective_copy  # noqa: F401
+
+
+def get_task(name: str) -> TaskType:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownTask(name) from None
+
+
+def all_tasks() -> list[TaskType]:
+    _ensure_loaded()
+    return sorted(_REGISTRY.values(), key=lambda t: t.name)
+
+
+def tasks_json() -> list[dict]:
+    return [t.to_json() for t in all_tasks()]
+
+
+def resolve_task_params(name: str, given: dict | None) -> tuple[dict, list[TaskParamError]]:
+    """Defaults overlaid with ``given``, checked. Returns (params, errors); never raises on bad data.
+
+    Every problem is reported at once: unknown params, wrong types, out-of-range
+    values, then (only when each param is fine on its own) the task's cross-field checks.
+    """
+    try:
+        task = get_task(name)
+    except UnknownTask as exc:
+        return {}, [TaskParamError("task", str(exc), "unknown_task")]
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        return {}, [TaskParamError("task", "task params must be an object of name: value", "type")]
+    params = task.defaults()
+    errors: list[TaskParamError] = []
+    for key, value in given.items():
+        p = task.param(key)
+        if p is None:
+            known = ", ".join(q.name for q in task.params)
+            errors.append(TaskParamError(str(key), f"unknown parameter of task {name!r} (known: {known})", "unknown_param"))
+            continue
+        problem = p.check(value)
+        if problem:
+            errors.append(TaskParamError(key, problem, "out_of_range" if "must be >=" in problem or "must be <=" in problem else "type"))
+        else:
+            params[key] = p.coerce(value)
+    if not errors and task.check is not None:
+        errors.extend(TaskParamError(f, m, "conflict") for f, m in task.check(params))
+    return params, errors
+
+
+# --- helpers shared by the task modules -------------------------------------------------
+
+
+def batch_generator(task_name: str, seed: int, split: str, index: int) -> torch.Generator:
+    """A generator seeded from (task, seed, split, index) alone, so every batch is reproducible."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    key = f"{task_name}|{int(seed)}|{split}|{int(index)}".encode()
+    generator = torch.Generator()
+    generator.manual_seed(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1)
+    return generator
+
+
+def example_split(x_row: torch.Tensor, y_row: torch.Tensor) -> str:
+    """Which split an example belongs to, from a hash of its tokens and labels."""
+    digest = hashlib.blake2b(x_row.numpy().tobytes() + b"|" + y_row.numpy().tobytes(), digest_size=8).digest()
+    return "eval" if int.from_bytes(digest, "little") % EVAL_BUCKETS == 0 else "train"
+
+
+def split_filtered_batch(
+    task_name: str, generate: Generate, params: dict, *, split: str, index: int, batch_size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw candidates with ``generate`` and keep those whose hash puts them in ``split``.
+
+    Rejection costs little: eval keeps 1 candidate in 8, so we draw 8x plus a margin
+    for it and 1.25x for train, repeating until the batch is full.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    generator = batch_generator(task_name, seed, split, index)
+    keep_x: list[torch.Tensor] = []
+    keep_y: list[torch.Tensor] = []
+    per_draw = batch_size * (EVAL_BUCKETS + 2) if split == "eval" else batch_size + batch_size // 4 + 2
+    for _ in range(1000):
+        xs, ys = generate(params, generator, per_draw)
+        for x_row, y_row in zip(xs, ys):
+            if example_split(x_row, y_row) == split:
+                keep_x.append(x_row)
+                keep_y.append(y_row)
+                if len(keep_x) == batch_size:
+                    return torch.stack(keep_x), torch.stack(keep_y)
+    raise RuntimeError(f"task {task_name}: could not fill a {split} batch (the example space is too small)")
+
+
+def power_law_weights(n: int, alpha: float) -> torch.Tensor:
+    """Weights p(g) proportional to alpha * g**(alpha - 1) for g = 1..n (Zoology's query gaps)."""
+    gaps = torch.arange(1, n + 1, dtype=torch.float64)
+    weights = alpha * gaps ** (alpha - 1)
+    return weights / weights.sum()
+
+
+def distinct_tokens(generator: torch.Generator, n: int, count: int, low: int, high: int) -> torch.Tensor:
+    """``count`` distinct tokens per row from [low, high), shape (n, count)."""
+    order = torch.rand(n, high - low, generator=generator).argsort(dim=1)
+    return order[:, :count] + low

@@ -1,0 +1,96 @@
+"""Dyck languages: balanced brackets of several types, a hierarchical task.
+
+Each sequence is a random well-nested string of ``seq_len`` brackets drawn from
+``num_bracket_types`` pairs, never deeper than ``max_depth``. Two targets:
+
+- ``closing``: wherever the next token is a closing bracket, predict which one
+  (it is forced by the innermost open bracket, however far back that is);
+- ``depth``: after every token, predict the nesting depth (as a class id 0..max_depth).
+
+Both need a stack-like memory of nested structure, which is what chunked and
+hierarchical blocks are meant to provide.
+
+Tokens: 0 is unused (padding), opening bracket i is 1 + i, closing bracket i is
+1 + num_bracket_types + i.
+"""
+from __future__ import annotations
+
+import torch
+
+from blocks.registry import Param
+from workers.tasks import IGNORE_INDEX, TaskType, register, split_filtered_batch
+
+NAME = "dyck"
+
+PARAMS = (
+    Param("seq_len", "int", 64, "brackets per sequence (even: every bracket is closed)", min=8, max=8192),
+    Param("num_bracket_types", "int", 2, "kinds of bracket pairs", min=1, max=16),
+    Param("max_depth", "int", 8, "deepest allowed nesting", min=1, max=256),
+    Param("open_probability", "float", 0.5, "chance to open rather than close when both are allowed",
+          min=0.05, max=0.95),
+    Param("target", "choice", "closing", "predict the closing bracket, or the depth after each token",
+          choices=("closing", "depth")),
+)
+
+
+def vocab_size(params: dict) -> int:
+    brackets = 1 + 2 * params["num_bracket_types"]
+    return max(brackets, params["max_depth"] + 1) if params["target"] == "depth" else brackets
+
+
+def check(params: dict) -> list[tuple[str, str]]:
+    problems = []
+    if params["seq_len"] % 2:
+        problems.append(("seq_len", f"must be even so every bracket can close, got {params['seq_len']}"))
+    if params["max_depth"] > params["seq_len"] // 2:
+        problems.append(("max_depth", f"must be <= seq_len / 2 = {params['seq_len'] // 2}"))
+    return problems
+
+
+def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    seq_len, kinds, max_depth = params["seq_len"], params["num_bracket_types"], params["max_depth"]
+    tokens = torch.zeros((n, seq_len), dtype=torch.long)
+    depth_after = torch.zeros((n, seq_len), dtype=torch.long)
+    stack = torch.zeros((n, max_depth), dtype=torch.long)  # bracket kind at each open level
+    depth = torch.zeros(n, dtype=torch.long)
+    rows = torch.arange(n)
+    coins = torch.rand(n, seq_len, generator=generator)
+    kinds_drawn = torch.randint(0, kinds, (n, seq_len), generator=generator)
+    for t in range(seq_len):
+        remaining = seq_len - t
+        # Must open at depth 0; must close at max depth or when only enough room is left to close.
+        must_open = depth == 0
+        must_close = (depth >= max_depth) | (depth >= remaining)
+        opens = must_open | (~must_close & (coins[:, t] < params["open_probability"]))
+        open_kind = kinds_drawn[:, t]
+        top = stack[rows, (depth - 1).clamp(min=0)]
+        tokens[:, t] = torch.where(opens, 1 + open_kind, 1 + kinds + top)
+        stack[rows, depth.clamp(max=max_depth - 1)] = torch.where(opens, open_kind, stack[rows, depth.clamp(max=max_depth - 1)])
+        depth = depth + torch.where(opens, 1, -1)
+        depth_after[:, t] = depth
+    if params["target"] == "depth":
+        return tokens, depth_after
+    # Label position t with token t + 1 when that token is a closing bracket.
+    y = torch.full((n, seq_len), IGNORE_INDEX, dtype=torch.long)
+    following = tokens[:, 1:]
+    y[:, :-1] = torch.where(following > kinds, following, IGNORE_INDEX)
+    return tokens, y
+
+
+def make_batch(params: dict, *, split: str, index: int, batch_size: int, seed: int):
+    return split_filtered_batch(NAME, generate, params, split=split, index=index, batch_size=batch_size, seed=seed)
+
+
+TASK = register(TaskType(
+    name=NAME,
+    title="Dyck (balanced brackets)",
+    description="Nested brackets of several kinds: predict each closing bracket, or the nesting depth. "
+                "Exercises hierarchical and chunked blocks.",
+    paper="Hewitt et al. 2020, RNNs can generate bounded hierarchical languages with optimal memory",
+    params=PARAMS,
+    vocab_size=vocab_size,
+    seq_len=lambda p: p["seq_len"],
+    make_batch=make_batch,
+    check=check,
+    tags=("hierarchy", "synthetic"),
+))

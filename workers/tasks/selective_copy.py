@@ -1,0 +1,67 @@
+"""Selective copying, as in the Mamba paper (Gu & Dao 2023, section 3.1).
+
+``num_tokens`` data tokens are scattered at random positions among noise tokens in
+the first ``seq_len - num_tokens`` positions; then come ``num_tokens`` marker tokens,
+at which the model must output the data tokens in their original order. Unlike plain
+copying the spacing varies, so a time-invariant (LTI) model cannot solve it: the
+model has to select what to remember by content.
+
+Tokens: 0 is noise, 1 is the marker, data tokens are 2..vocab_size-1.
+"""
+from __future__ import annotations
+
+import torch
+
+from blocks.registry import Param
+from workers.tasks import IGNORE_INDEX, TaskType, register, split_filtered_batch
+
+NAME = "selective_copy"
+NOISE, MARKER, FIRST_DATA = 0, 1, 2
+
+PARAMS = (
+    Param("seq_len", "int", 64, "total length: the scattered region plus num_tokens markers", min=8, max=65536),
+    Param("num_tokens", "int", 8, "data tokens to remember and reproduce in order", min=1, max=4096),
+    Param("vocab_size", "int", 16, "tokens: noise, marker and vocab_size - 2 data tokens", min=4, max=65536),
+)
+
+
+def check(params: dict) -> list[tuple[str, str]]:
+    if 2 * params["num_tokens"] > params["seq_len"]:
+        return [("num_tokens", f"needs 2 * num_tokens <= seq_len (room to scatter and to answer), "
+                               f"got 2 * {params['num_tokens']} > {params['seq_len']}")]
+    return []
+
+
+def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    seq_len, count, vocab = params["seq_len"], params["num_tokens"], params["vocab_size"]
+    region = seq_len - count
+    data = torch.randint(FIRST_DATA, vocab, (n, count), generator=generator)
+    # Choose sorted distinct positions so the data keep their order inside the region.
+    positions = torch.rand(n, region, generator=generator).argsort(dim=1)[:, :count].sort(dim=1).values
+    x = torch.full((n, seq_len), NOISE, dtype=torch.long)
+    x.scatter_(1, positions, data)
+    x[:, region:] = MARKER
+    # The answer for marker j is data[j]; the prediction is made while reading marker j,
+    # which the model sees only after the whole scattered region.
+    y = torch.full((n, seq_len), IGNORE_INDEX, dtype=torch.long)
+    y[:, region:] = data
+    return x, y
+
+
+def make_batch(params: dict, *, split: str, index: int, batch_size: int, seed: int):
+    return split_filtered_batch(NAME, generate, params, split=split, index=index, batch_size=batch_size, seed=seed)
+
+
+TASK = register(TaskType(
+    name=NAME,
+    title="Selective copying",
+    description="Data tokens scattered among noise; reproduce them in order at the end. "
+                "Needs content-dependent memory (selection), which time-invariant models lack.",
+    paper="Gu & Dao 2023, Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
+    params=PARAMS,
+    vocab_size=lambda p: p["vocab_size"],
+    seq_len=lambda p: p["seq_len"],
+    make_batch=make_batch,
+    check=check,
+    tags=("memory", "synthetic"),
+))
