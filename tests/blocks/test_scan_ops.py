@@ -1,0 +1,194 @@
+"""The scan ops: every form of an op gives the same numbers as the plain recurrence.
+
+Covers blocks/ops/selective_scan.py, blocks/ops/diag_ssm.py and blocks/ops/retention.py.
+Tiny float32 tensors, seeded; tolerances are explicit.
+"""
+import math
+
+import pytest
+import torch
+
+from blocks.ops.diag_ssm import (
+    diag_ssm_init_state,
+    diag_ssm_step,
+    fft_causal_conv,
+    zoh_kernel,
+    zoh_step_params,
+)
+from blocks.ops.selective_scan import selective_scan, selective_scan_ref, selective_scan_step
+
+TOL = 1e-5
+
+
+def _scan_inputs(batch=2, channels=3, state=4, length=13, delta_scale=0.3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(batch, channels, length, generator=g)
+    delta = torch.randn(batch, channels, length, generator=g) * delta_scale
+    A = -torch.rand(channels, state, generator=g) * 3 - 0.1
+    B = torch.randn(batch, state, length, generator=g)
+    C = torch.randn(batch, state, length, generator=g)
+    D = torch.randn(channels, generator=g)
+    z = torch.randn(batch, channels, length, generator=g)
+    bias = torch.randn(channels, generator=g) * 0.5
+    return u, delta, A, B, C, D, z, bias
+
+
+def scalar_selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus):
+    """The S6 recurrence written out one scalar at a time, independent of the module."""
+    batch, channels, length = u.shape
+    y = torch.zeros_like(u)
+    for b in range(batch):
+        for d in range(channels):
+            h = [0.0] * A.shape[1]
+            for t in range(length):
+                dt = float(delta[b, d, t]) + (float(delta_bias[d]) if delta_bias is not None else 0.0)
+                if delta_softplus:
+                    dt = math.log1p(math.exp(dt))
+                out = 0.0
+                for n in range(A.shape[1]):
+                    h[n] = math.exp(dt * float(A[d, n])) * h[n] + dt * float(B[b, n, t]) * float(u[b, d, t])
+                    out += float(C[b, n, t]) * h[n]
+                if D is not None:
+                    out += float(D[d]) * float(u[b, d, t])
+                if z is not None:
+                    zz = float(z[b, d, t])
+                    out *= zz / (1 + math.exp(-zz))
+                y[b, d, t] = out
+    return y
+
+
+@pytest.mark.parametrize("with_extras", [False, True])
+def test_selective_scan_ref_matches_scalar_recurrence(with_extras):
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=6)
+    kwargs = dict(D=D, z=z, delta_bias=bias, delta_softplus=True) if with_extras else {}
+    expected = scalar_selective_scan(
+        u, delta if with_extras else delta.abs(), A, B, C,
+        kwargs.get("D"), kwargs.get("z"), kwargs.get("delta_bias"), with_extras,
+    )
+    got = selective_scan_ref(u, delta if with_extras else delta.abs(), A, B, C, **kwargs)
+    torch.testing.assert_close(got, expected, atol=TOL, rtol=TOL)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 5, 13, 64])
+def test_chunked_selective_scan_matches_reference(chunk_size):
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=13)
+    kwargs = dict(D=D, z=z, delta_bias=bias, delta_softplus=True)
+    fast = selective_scan(u, delta, A, B, C, chunk_size=chunk_size, **kwargs)
+    ref = selective_scan_ref(u, delta, A, B, C, **kwargs)
+    assert fast.shape == u.shape
+    torch.testing.assert_close(fast, ref, atol=TOL, rtol=TOL)
+
+
+def test_selective_scan_without_optional_arguments_is_the_bare_recurrence():
+    u, delta, A, B, C, *_ = _scan_inputs(length=9)
+    delta = delta.abs()
+    torch.testing.assert_close(
+        selective_scan(u, delta, A, B, C, chunk_size=4), scalar_selective_scan(u, delta, A, B, C, None, None, None, False),
+        atol=TOL, rtol=TOL,
+    )
+
+
+def test_selective_scan_stays_exact_when_decay_would_overflow_log_space():
+    """Large steps make e^{-cumsum(delta A)} overflow float32: the op must fall back, not NaN."""
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=20, delta_scale=1.0)
+    delta = delta.abs() * 20 + 5  # decays of e^{-100s} inside one chunk
+    delta.requires_grad_(True)
+    fast = selective_scan(u, delta, A, B, C, D=D, chunk_size=8)
+    ref = selective_scan_ref(u, delta, A, B, C, D=D)
+    assert torch.isfinite(fast).all()
+    torch.testing.assert_close(fast, ref, atol=1e-4, rtol=TOL)
+    fast.sum().backward()
+    assert torch.isfinite(delta.grad).all()
+
+
+def test_selective_scan_gradients_match_reference():
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=10)
+    inputs = [t.clone().requires_grad_(True) for t in (u, delta, A, B, C, D, z, bias)]
+    grads = []
+    for fn in (lambda *a: selective_scan(*a[:5], D=a[5], z=a[6], delta_bias=a[7], delta_softplus=True, chunk_size=4),
+               lambda *a: selective_scan_ref(*a[:5], D=a[5], z=a[6], delta_bias=a[7], delta_softplus=True)):
+        out = fn(*inputs)
+        grads.append(torch.autograd.grad(out.square().sum(), inputs))
+    for fast_grad, ref_grad in zip(*grads):
+        assert torch.isfinite(fast_grad).all()
+        torch.testing.assert_close(fast_grad, ref_grad, atol=1e-4, rtol=1e-4)
+
+
+def test_selective_scan_step_by_step_equals_parallel():
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=11)
+    parallel = selective_scan(u, delta, A, B, C, D=D, z=z, delta_bias=bias, delta_softplus=True)
+    state = torch.zeros(u.shape[0], u.shape[1], A.shape[1])
+    outputs = []
+    for t in range(u.shape[-1]):
+        y_t, state = selective_scan_step(
+            state, u[..., t], delta[..., t], A, B[..., t], C[..., t], D=D, z_t=z[..., t],
+            delta_bias=bias, delta_softplus=True,
+        )
+        outputs.append(y_t)
+    torch.testing.assert_close(torch.stack(outputs, -1), parallel, atol=TOL, rtol=TOL)
+
+
+def test_selective_scan_is_causal():
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=12)
+    y = selective_scan(u, delta, A, B, C, D=D, z=z, chunk_size=5)
+    u2, B2 = u.clone(), B.clone()
+    u2[..., 7:] += 3.0
+    B2[..., 7:] -= 2.0
+    y2 = selective_scan(u2, delta, A, B2, C, D=D, z=z, chunk_size=5)
+    torch.testing.assert_close(y2[..., :7], y[..., :7], atol=0, rtol=0)
+    assert not torch.allclose(y2[..., 7:], y[..., 7:])
+
+
+# ----------------------------------------------------------------------------- diagonal SSM
+
+
+def _diag_params(channels=3, half=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    log_dt = torch.rand(channels, generator=g) * (math.log(0.1) - math.log(0.001)) + math.log(0.001)
+    A_real_log = torch.log(torch.rand(channels, half, generator=g) + 0.2)
+    A_imag = math.pi * torch.arange(half).float().repeat(channels, 1)
+    C = torch.complex(torch.randn(channels, half, generator=g), torch.randn(channels, half, generator=g))
+    return log_dt, A_real_log, A_imag, C
+
+
+def test_zoh_kernel_is_the_closed_form_of_the_discretised_ssm():
+    log_dt, A_real_log, A_imag, C = _diag_params()
+    kernel = zoh_kernel(log_dt, A_real_log, A_imag, C, 6)
+    assert kernel.shape == (3, 6) and kernel.dtype == torch.float32
+    dt = torch.exp(log_dt)[:, None].double()
+    A = (-torch.exp(A_real_log) + 1j * A_imag).to(torch.complex128)
+    dA = torch.exp(dt * A)
+    dB = (dA - 1) / A
+    for l in range(6):
+        expected = 2 * (C.to(torch.complex128) * dB * dA**l).sum(-1).real
+        torch.testing.assert_close(kernel[:, l].double(), expected, atol=TOL, rtol=TOL)
+
+
+def test_fft_causal_conv_equals_direct_convolution():
+    g = torch.Generator().manual_seed(1)
+    u, k = torch.randn(2, 3, 9, generator=g), torch.randn(3, 9, generator=g)
+    direct = torch.zeros_like(u)
+    for t in range(9):
+        for s in range(t + 1):
+            direct[..., t] += k[:, t - s] * u[..., s]
+    torch.testing.assert_close(fft_causal_conv(u, k), direct, atol=TOL, rtol=TOL)
+
+
+def test_fft_causal_conv_does_not_wrap_around():
+    u = torch.zeros(1, 1, 8)
+    u[..., -1] = 1.0  # the last input must not leak into earlier outputs through the FFT
+    y = fft_causal_conv(u, torch.ones(1, 8))
+    torch.testing.assert_close(y[..., :-1], torch.zeros(1, 1, 7), atol=TOL, rtol=0)
+
+
+def test_diag_ssm_recurrence_equals_kernel_convolution():
+    log_dt, A_real_log, A_imag, C = _diag_params()
+    u = torch.randn(2, 3, 17, generator=torch.Generator().manual_seed(2))
+    conv = fft_causal_conv(u, zoh_kernel(log_dt, A_real_log, A_imag, C, 17))
+    dA, dB_C = zoh_step_params(log_dt, A_real_log, A_imag, C)
+    state = diag_ssm_init_state(2, 3, 4)
+    outputs = []
+    for t in range(17):
+        y_t, state = diag_ssm_step(u[..., t], state, dA, dB_C)
+        outputs.append(y_t)
+    torch.testing.assert_close(torch.stack(outputs, -1), conv, atol=TOL, rtol=TOL)
