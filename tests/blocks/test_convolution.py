@@ -1,0 +1,120 @@
+"""The convolution family: Hyena and H3 against direct-convolution references, causality, cost."""
+import pytest
+import torch
+
+from blocks.ops.diag_ssm import fft_causal_conv
+from blocks.registry import get_block
+
+D, L, B, MAX_LEN = 8, 12, 2, 16
+
+
+def build(name, d_model=D, max_seq_len=MAX_LEN, **params):
+    entry = get_block(name)
+    torch.manual_seed(0)
+    return entry.build(d_model=d_model, max_seq_len=max_seq_len, **entry.resolve_params(params))
+
+
+def direct_causal_conv(u, h):
+    """y[b, c, t] = sum_{s <= t} h[c, t - s] u[b, c, s], as an explicit Toeplitz product."""
+    length = u.shape[-1]
+    lags = torch.arange(length)[:, None] - torch.arange(length)[None, :]  # (t, s)
+    toeplitz = h[:, lags.clamp(min=0)] * (lags >= 0)  # (C, t, s)
+    return torch.einsum("cts,bcs->bct", toeplitz, u)
+
+
+def hyena_reference(module, x):
+    """Hyena's forward written with direct convolutions and explicit loops over the gates."""
+    d = module.d_model
+    projected = module.in_proj(x).transpose(1, 2)  # (B, (N+1) D, L)
+    weight = module.short_conv.conv.weight.squeeze(1)  # (C, K)
+    taps = torch.nn.functional.pad(weight.flip(-1), (0, x.shape[1] - weight.shape[1]))  # h[lag], lag < L
+    short = direct_causal_conv(projected, taps) + module.short_conv.conv.bias[:, None]
+    chunks = short.split(d, dim=1)
+    gates, v = chunks[:-1], chunks[-1]
+    filters = module.filter(x.shape[1]).view(module.order - 1, d, -1)
+    skips = module.filter.skip.view(module.order - 1, d, 1)
+    for i in range(module.order - 1):
+        v = v * gates[module.order - 1 - i]
+        v = direct_causal_conv(v, filters[i]) + skips[i] * v
+    return module.out_proj((v * gates[0]).transpose(1, 2))
+
+
+def assert_causal(module, length=L, atol=1e-6):
+    x = torch.randn(B, length, D, generator=torch.Generator().manual_seed(7))
+    y = module(x)
+    for t in (0, length // 2, length - 2):
+        x2 = x.clone()
+        x2[:, t + 1:] = torch.randn(B, length - t - 1, D, generator=torch.Generator().manual_seed(t))
+        y2 = module(x2)
+        assert torch.allclose(y[:, : t + 1], y2[:, : t + 1], atol=atol), f"output at <= {t} saw the future"
+        assert not torch.allclose(y[:, t + 1:], y2[:, t + 1:], atol=1e-4)
+
+
+def assert_gradients_finite(module, length=L):
+    x = torch.randn(B, length, D, requires_grad=True)
+    module(x).square().mean().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    for name, p in module.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+# --------------------------------------------------------------------------- Hyena
+
+
+def test_fft_causal_conv_equals_direct_convolution():
+    u = torch.randn(B, 3, L)
+    h = torch.randn(3, L)
+    assert torch.allclose(fft_causal_conv(u, h), direct_causal_conv(u, h), atol=1e-5)
+
+
+@pytest.mark.parametrize("params", [{}, {"order": 3, "short_filter": 4, "filter_order": 8, "filter_bands": 2}])
+def test_hyena_forward_equals_direct_convolution_reference(params):
+    module = build("hyena", **params)
+    x = torch.randn(B, L, D)
+    assert torch.allclose(module(x), hyena_reference(module, x), atol=1e-5)
+
+
+def test_hyena_filter_is_generated_for_max_seq_len_and_truncated():
+    module = build("hyena")
+    full = module.filter(MAX_LEN)
+    assert full.shape == (D, MAX_LEN)
+    assert torch.allclose(module.filter(5), full[:, :5])
+    # The window decays along the sequence, faster for later channels.
+    window = torch.exp(-module.filter.t[:, 0][None, :] * module.filter.decay_rates[:, None])
+    assert (window[:, 1:] < window[:, :-1]).all()
+    assert window[-1, -1] < window[0, -1]
+
+
+@pytest.mark.parametrize("params", [{}, {"order": 3}])
+def test_hyena_is_causal(params):
+    assert_causal(build("hyena", **params))
+
+
+def test_hyena_runs_below_max_seq_len_and_gradients_are_finite():
+    module = build("hyena", order=3)
+    assert module(torch.randn(1, 3, D)).shape == (1, 3, D)
+    assert_gradients_finite(module)
+
+
+@pytest.mark.parametrize("params", [{}, {"order": 3, "filter_order": 8, "short_filter": 1, "filter_bands": 2},
+                                    {"order": 2, "filter_order": 16, "short_filter": 5, "filter_bands": 1}])
+def test_hyena_cost_params_exact(params):
+    entry = get_block("hyena")
+    resolved = entry.resolve_params(params)
+    for d_model in (8, 24):
+        module = entry.build(d_model=d_model, max_seq_len=MAX_LEN, **resolved)
+        cost = entry.cost(d_model, MAX_LEN, resolved)
+        assert cost.params == sum(p.numel() for p in module.parameters())
+        assert cost.flops_per_token > 0 and cost.activation_bytes > 0
+    # n log n: doubling L adds a constant per token, far less than doubling.
+    short, long = entry.cost(64, 512, resolved), entry.cost(64, 1024, resolved)
+    assert short.flops_per_token < long.flops_per_token < 1.5 * short.flops_per_token
+
+
+def test_hyena_registry_entry_and_check():
+    entry = get_block("hyena")
+    assert entry.family == "convolution" and entry.complexity == "O(L log L)"
+    assert entry.causal is True and entry.recurrent is False
+    assert entry.param("order").check(4) is not None and entry.param("order").check(3) is None
+    assert list(entry.check(D, 8, entry.defaults())) == []
+    assert [f for f, _ in entry.check(D, 8, entry.resolve_params({"short_filter": 9}))] == ["short_filter"]
