@@ -1,0 +1,165 @@
+"""REST endpoints of runs, one class per operation: validate input -> call a service/selector -> serialise.
+
+``POST /api/graphs/{id}/runs/``   launch (201 with the run and its queue position)
+``GET  /api/runs/``               list (filters: graph, user, task, status)
+``GET  /api/runs/{id}/``          detail with a metrics summary
+``POST /api/runs/{id}/cancel/``   cancel
+``GET  /api/runs/{id}/metrics/``  recorded events after ``?since=`` (for scripts)
+``GET  /api/runs/compare/?ids=``  several runs' curves aligned by step
+"""
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from composer.graphs.selectors import graph_get_readable
+from composer.runs.models import RunStatus
+from composer.runs.selectors import (
+    MAX_COMPARE_RUNS,
+    MAX_EVENTS_PER_PAGE,
+    run_compare,
+    run_events_since,
+    run_get_readable,
+    run_list,
+    run_metrics_summary,
+    run_queue_position,
+)
+from composer.runs.services import LaunchRequest, RunError, run_cancel, run_launch
+
+
+class RunApiBase(APIView):
+    """Turns the services' ``RunError`` into ``{"message", "extra"}`` with its status code."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RunError):
+            return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
+        return super().handle_exception(exc)
+
+
+class RunOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    graph = serializers.IntegerField(source="graph_id")
+    graph_title = serializers.CharField(source="graph.title")
+    version = serializers.IntegerField(source="graph_version.number")
+    user = serializers.CharField(source="user.username")
+    task = serializers.CharField()
+    task_params = serializers.JSONField()
+    hyper = serializers.JSONField()
+    budget = serializers.JSONField()
+    seed = serializers.IntegerField()
+    status = serializers.CharField()
+    cancel_requested = serializers.BooleanField()
+    device = serializers.CharField()
+    device_name = serializers.CharField()
+    versions = serializers.JSONField()
+    wall_seconds = serializers.FloatField(allow_null=True)
+    final_metrics = serializers.JSONField()
+    checkpoint_path = serializers.CharField()
+    error_message = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    queue_position = serializers.SerializerMethodField()
+
+    def get_queue_position(self, run):
+        return run_queue_position(run=run)
+
+
+class RunDetailOutputSerializer(RunOutputSerializer):
+    spec = serializers.JSONField()
+    cost = serializers.JSONField()
+    error_traceback = serializers.CharField()
+    metrics = serializers.SerializerMethodField()
+
+    def get_metrics(self, run):
+        return run_metrics_summary(run=run)
+
+
+class RunLaunchApi(RunApiBase):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "runs"
+
+    class InputSerializer(serializers.Serializer):
+        task = serializers.CharField(max_length=64)
+        task_params = serializers.DictField(required=False, default=dict)
+        lr = serializers.FloatField(min_value=1e-7, max_value=1.0, default=3e-3)
+        batch_size = serializers.IntegerField(min_value=1, default=16)
+        steps = serializers.IntegerField(min_value=1, default=200)
+        seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True, default=None)
+        max_seconds = serializers.IntegerField(min_value=1, default=300)
+        max_tokens = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+        version = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+    def post(self, request, graph_id):
+        graph = graph_get_readable(user=request.user, graph_id=graph_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = run_launch(user=request.user, graph=graph, request=LaunchRequest(**serializer.validated_data))
+        return Response(RunDetailOutputSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunListApi(RunApiBase):
+    class FilterSerializer(serializers.Serializer):
+        graph = serializers.IntegerField(required=False, min_value=1)
+        user = serializers.IntegerField(required=False, min_value=1)
+        task = serializers.CharField(required=False, max_length=64)
+        status = serializers.ChoiceField(required=False, choices=RunStatus.choices)
+
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        runs = run_list(user=request.user, graph_id=data.get("graph"), user_id=data.get("user"),
+                        task=data.get("task"), status=data.get("status"))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(runs, request, view=self)
+        return paginator.get_paginated_response(RunOutputSerializer(page, many=True).data)
+
+
+class RunDetailApi(RunApiBase):
+    def get(self, request, run_id):
+        run = run_get_readable(user=request.user, run_id=run_id)
+        return Response(RunDetailOutputSerializer(run).data)
+
+
+class RunCancelApi(RunApiBase):
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request, run_id):
+        run = run_get_readable(user=request.user, run_id=run_id)
+        run = run_cancel(user=request.user, run=run)
+        return Response(RunOutputSerializer(run).data)
+
+
+class RunMetricsApi(RunApiBase):
+    class FilterSerializer(serializers.Serializer):
+        since = serializers.IntegerField(required=False, min_value=0, default=0)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_EVENTS_PER_PAGE, default=MAX_EVENTS_PER_PAGE)
+
+    def get(self, request, run_id):
+        run = run_get_readable(user=request.user, run_id=run_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        events = run_events_since(run_id=run.pk, **filters.validated_data)
+        last_seq = events[-1]["seq"] if events else filters.validated_data["since"]
+        return Response({"run": run.pk, "status": run.status, "events": events, "last_seq": last_seq})
+
+
+class RunCompareApi(RunApiBase):
+    def get(self, request):
+        raw = request.query_params.get("ids", "")
+        try:
+            ids = [int(part) for part in raw.split(",") if part.strip()]
+        except ValueError:
+            raise ValidationError({"ids": ["A comma-separated list of run ids, e.g. ?ids=1,2,3."]})
+        if not ids:
+            raise ValidationError({"ids": ["Give at least one run id, e.g. ?ids=1,2,3."]})
+        if len(ids) > MAX_COMPARE_RUNS:
+            raise ValidationError({"ids": [f"At most {MAX_COMPARE_RUNS} runs at once."]})
+        return Response(run_compare(user=request.user, run_ids=list(dict.fromkeys(ids))))

@@ -1,0 +1,101 @@
+"""Reads of runs: visibility (a run is readable when its graph is), lists, events, summaries, compare."""
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from composer.graphs.selectors import graph_can_read, graph_list_readable
+from composer.runs.models import EventType, Run, RunEvent, RunStatus
+
+MAX_COMPARE_RUNS = 10
+MAX_EVENTS_PER_PAGE = 5000
+
+
+def run_can_read(*, user, run: Run) -> bool:
+    return graph_can_read(user=user, graph=run.graph)
+
+
+def run_get_readable(*, user, run_id) -> Run:
+    """The run if the user may read its graph; Http404 otherwise (existence is not revealed)."""
+    try:
+        run_id = int(run_id)
+    except (TypeError, ValueError):
+        raise Http404("No such run.")
+    run = Run.objects.select_related("graph", "graph_version", "user").filter(pk=run_id).first()
+    if run is None or not run_can_read(user=user, run=run):
+        raise Http404("No such run.")
+    return run
+
+
+def run_list(*, user, graph_id=None, user_id=None, task=None, status=None) -> QuerySet[Run]:
+    """Runs the user may see in a list: on graphs listed for them (their own and public ones),
+    plus their own runs; filtered by graph, launching user, task and status."""
+    visible = Q(graph__in=graph_list_readable(user=user).values("pk"))
+    if user is not None and user.is_authenticated:
+        visible |= Q(user=user)
+    runs = Run.objects.filter(visible).select_related("graph", "graph_version", "user")
+    if graph_id is not None:
+        runs = runs.filter(graph_id=graph_id)
+    if user_id is not None:
+        runs = runs.filter(user_id=user_id)
+    if task:
+        runs = runs.filter(task=task)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-created_at", "-id")
+
+
+def run_queue_position(*, run: Run) -> int | None:
+    """1 for the next run a worker will take; None once the run has left the queue."""
+    if run.status != RunStatus.QUEUED:
+        return None
+    return Run.objects.filter(status=RunStatus.QUEUED, pk__lte=run.pk).count()
+
+
+def run_events_since(*, run_id: int, since: int = 0, limit: int = MAX_EVENTS_PER_PAGE) -> list[dict]:
+    """Recorded messages with seq > since, in seq order, as the websocket sends them."""
+    events = RunEvent.objects.filter(run_id=run_id, seq__gt=since).order_by("seq")[:limit]
+    return [event.to_message() for event in events]
+
+
+def run_metrics_summary(*, run: Run) -> dict:
+    """Counts and the latest value of each metric per split (what a run list or page shows)."""
+    points = RunEvent.objects.filter(run=run, type=EventType.METRICS)
+    latest: dict[str, dict] = {}
+    for split in ("train", "eval"):
+        last = points.filter(split=split).order_by("-seq").first()
+        if last is not None:
+            latest[split] = {k: v for k, v in last.payload.items() if k != "split"}
+    last_event = RunEvent.objects.filter(run=run).order_by("-seq").values_list("seq", flat=True).first()
+    return {"points": points.count(), "last_seq": last_event or 0, "latest": latest}
+
+
+def run_curves(*, run: Run) -> dict[str, dict[int, float]]:
+    """Every numeric metric of the run as ``{"<split>.<metric>": {step: value}}``."""
+    curves: dict[str, dict[int, float]] = {}
+    for step, split, payload in (
+        RunEvent.objects.filter(run=run, type=EventType.METRICS).order_by("seq").values_list("step", "split", "payload")
+    ):
+        for key, value in payload.items():
+            if key in ("step", "split") or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            curves.setdefault(f"{split}.{key}", {})[step] = value
+    return curves
+
+
+def run_compare(*, user, run_ids: list[int]) -> dict:
+    """Several runs' curves aligned on the union of their steps (None where a run has no point)."""
+    runs = [run_get_readable(user=user, run_id=run_id) for run_id in run_ids]
+    curves = {run.pk: run_curves(run=run) for run in runs}
+    steps = sorted({step for run_curves_ in curves.values() for curve in run_curves_.values() for step in curve})
+    return {
+        "steps": steps,
+        "runs": [
+            {
+                "id": run.pk, "graph": run.graph_id, "graph_title": run.graph.title, "version": run.graph_version.number,
+                "task": run.task, "status": run.status, "hyper": run.hyper, "final_metrics": run.final_metrics,
+                "series": {name: [curve.get(step) for step in steps] for name, curve in sorted(curves[run.pk].items())},
+            }
+            for run in runs
+        ],
+    }

@@ -1,0 +1,369 @@
+"""Writes of the runs app: launch, cancel, the worker's state transitions, event storage, the sweeper.
+
+Every state change is a conditional update inside a transaction, so a run moves
+``queued -> running -> succeeded | failed | cancelled`` exactly once whoever races (web, worker,
+sweeper, a redelivered task). Events get their ``seq`` from ``run_reserve_seqs``; only one writer
+emits events at a time: the web while the run is queued, the worker while it runs, the sweeper
+once the worker is gone.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from composer.runs.limits import run_limits
+from composer.runs.models import EventType, Run, RunEvent, RunStatus, run_group_name
+
+logger = logging.getLogger(__name__)
+
+# Message constants: tests assert on these.
+MSG_DRAFT_INVALID = "The graph's spec does not validate; fix the errors before training it."
+MSG_NO_VERSION = "The graph has no saved version to train."
+MSG_TASK_INVALID = "The task or its parameters are invalid."
+MSG_TOO_MANY_RUNNING = "You already have {count} runs running (limit {limit}); wait for one to finish."
+MSG_TOO_MANY_QUEUED = "You already have {count} runs queued (limit {limit}); wait or cancel one."
+MSG_OVER_LIMIT = "{field} is {value}, over the per-run limit of {limit}."
+MSG_SEQ_TOO_LONG = "The task's sequence length {seq_len} exceeds the model's max_seq_len {max_seq_len}."
+MSG_ALREADY_FINISHED = "The run has already finished ({status}); there is nothing to cancel."
+MSG_NOT_OWNER = "Only the user who launched a run may cancel it."
+MSG_WORKER_LOST = "worker lost: no heartbeat since {since}"
+MSG_ENQUEUE_FAILED = "could not enqueue the run: {error}"
+
+# The running task refreshes ``heartbeat_at`` this often; the sweeper fails a run whose heartbeat
+# is older than ``STALE_AFTER_SECONDS``. With the sweeper every ``SWEEP_INTERVAL_SECONDS`` a
+# killed worker's run is failed within STALE_AFTER + SWEEP_INTERVAL = 40 s (the contract is 60 s).
+# Each may be overridden by a setting or an environment variable of the same name.
+def _timing(name: str, default: float) -> float:
+    return float(os.environ.get(name, getattr(settings, name, default)))
+
+
+HEARTBEAT_SECONDS = _timing("COMPOSER_RUN_HEARTBEAT_SECONDS", 5)
+STALE_AFTER_SECONDS = _timing("COMPOSER_RUN_STALE_AFTER_SECONDS", 30)
+SWEEP_INTERVAL_SECONDS = _timing("COMPOSER_RUN_SWEEP_INTERVAL_SECONDS", 10)
+
+
+class RunError(Exception):
+    """A refusal the API answers with ``status_code`` and ``{"message", "extra"}``."""
+
+    def __init__(self, message: str, extra: dict | None = None, *, status_code: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+        self.status_code = status_code
+
+
+def _field_error(field: str, message: str, **extra) -> RunError:
+    return RunError(f"{field}: {message}", {"field": field, "fields": {field: [message]}, **extra})
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    task: str
+    task_params: dict
+    lr: float
+    batch_size: int
+    steps: int
+    seed: int | None
+    max_seconds: int
+    max_tokens: int | None
+    version: int | None = None
+
+
+# --- launch ---------------------------------------------------------------------------------------
+
+
+def _check_task(task_name: str, given: dict) -> tuple[object, dict]:
+    from workers.tasks import get_task, resolve_task_params
+
+    params, errors = resolve_task_params(task_name, given or {})
+    if errors:
+        payload = [e.to_json() if hasattr(e, "to_json") else {"field": "task_params", "message": str(e)} for e in errors]
+        first = payload[0]
+        raise RunError(f"{MSG_TASK_INVALID} {first['field']}: {first['message']}", {"errors": payload})
+    return get_task(task_name), params
+
+
+def _check_spec(spec: dict, *, vocab_size: int) -> dict:
+    from blocks.spec import validate_spec
+
+    result = validate_spec(spec, vocab_size=vocab_size)
+    if not result.ok:
+        raise RunError(MSG_DRAFT_INVALID, {"errors": [e.to_json() for e in result.errors]})
+    return result.cost.to_json() if result.cost is not None else {}
+
+
+def _check_per_run_limits(request: LaunchRequest, cost: dict) -> None:
+    limits = run_limits()
+    checks = [
+        ("steps", request.steps, limits.max_steps),
+        ("batch_size", request.batch_size, limits.max_batch_size),
+        ("max_seconds", request.max_seconds, limits.max_seconds),
+        ("max_tokens", request.max_tokens or 0, limits.max_tokens),
+        ("params", int(cost.get("params", 0)), limits.max_params),
+        ("activation_bytes", int(cost.get("activation_bytes", 0) * request.batch_size), limits.max_activation_bytes),
+    ]
+    for field, value, limit in checks:
+        if value > limit:
+            raise _field_error(field, MSG_OVER_LIMIT.format(field=field, value=value, limit=limit), limit=limit, value=value)
+
+
+def _check_user_limits(user) -> None:
+    limits = run_limits()
+    # Lock the user's row so two launches at once cannot both pass the count (PostgreSQL);
+    # SQLite serialises writers anyway.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    running = Run.objects.filter(user=user, status=RunStatus.RUNNING).count()
+    if running >= limits.max_running_per_user:
+        raise RunError(MSG_TOO_MANY_RUNNING.format(count=running, limit=limits.max_running_per_user),
+                       {"limit": "max_running_per_user"}, status_code=429)
+    queued = Run.objects.filter(user=user, status=RunStatus.QUEUED).count()
+    if queued >= limits.max_queued_per_user:
+        raise RunError(MSG_TOO_MANY_QUEUED.format(count=queued, limit=limits.max_queued_per_user),
+                       {"limit": "max_queued_per_user"}, status_code=429)
+
+
+def run_time_limits(run: Run) -> tuple[int, int]:
+    """Celery (soft, hard) time limits from the run's budget: the trainer stops itself at
+    max_seconds; the soft limit is the safety net (build, eval, checkpoint get the grace)."""
+    grace = run_limits().time_limit_grace_seconds
+    soft = int(run.budget.get("max_seconds") or run_limits().max_seconds) + grace
+    return soft, soft + 30
+
+
+@transaction.atomic
+def run_launch(*, user, graph, request: LaunchRequest) -> Run:
+    """Create a queued run of the graph's latest (or the given) version and enqueue it on commit."""
+    versions = graph.versions.order_by("-number")
+    version = versions.filter(number=request.version).first() if request.version else versions.first()
+    if version is None:
+        raise _field_error("version", MSG_NO_VERSION) if request.version else RunError(MSG_NO_VERSION)
+    task, task_params = _check_task(request.task, request.task_params)
+    cost = _check_spec(version.spec, vocab_size=task.vocab_size(task_params))
+    seq_len, max_seq_len = task.seq_len(task_params), int(version.spec.get("model", {}).get("max_seq_len", 0))
+    if max_seq_len and seq_len > max_seq_len:
+        raise _field_error("task_params", MSG_SEQ_TOO_LONG.format(seq_len=seq_len, max_seq_len=max_seq_len))
+    _check_per_run_limits(request, cost)
+    _check_user_limits(user)
+
+    seed = request.seed if request.seed is not None else random.randrange(2**31)
+    run = Run.objects.create(
+        graph=graph, graph_version=version, user=user, spec=version.spec, task=task.name,
+        task_params=task_params, seed=seed, cost=cost,
+        hyper={"lr": request.lr, "batch_size": request.batch_size, "steps": request.steps, "seed": seed},
+        budget={"max_seconds": request.max_seconds, "max_tokens": request.max_tokens},
+    )
+    run_events_append(run_id=run.pk, events=[{"type": EventType.STATUS, "status": RunStatus.QUEUED}])
+    run_id, attempt = run.pk, run.attempt
+    transaction.on_commit(lambda: run_enqueue(run_id=run_id, attempt=attempt))
+    return run
+
+
+def run_enqueue(*, run_id: int, attempt: int) -> None:
+    """Send the Celery task (called after commit, so the worker always finds the row)."""
+    from workers.jobs import enqueue_train_run
+
+    run = Run.objects.get(pk=run_id)
+    soft, hard = run_time_limits(run)
+    try:
+        task_id = enqueue_train_run(run_id=run_id, attempt=attempt, soft_time_limit=soft, time_limit=hard)
+    except Exception as error:  # broker down: the run must not sit in "queued" forever
+        logger.exception("enqueue of run %s failed", run_id)
+        run_fail(run_id=run_id, message=MSG_ENQUEUE_FAILED.format(error=error), only_if=(RunStatus.QUEUED,))
+        return
+    Run.objects.filter(pk=run_id).update(celery_task_id=task_id)
+
+
+# --- events -----------------------------------------------------------------------------------------
+
+
+def run_reserve_seqs(*, run_id: int, count: int) -> int:
+    """Hand out ``count`` new seqs for the run; returns the last one (the first is last - count + 1)."""
+    with transaction.atomic():
+        Run.objects.filter(pk=run_id).update(seq_reserved=F("seq_reserved") + count)
+        return Run.objects.filter(pk=run_id).values_list("seq_reserved", flat=True).get()
+
+
+def _event_row(run_id: int, message: dict) -> RunEvent:
+    payload = {k: v for k, v in message.items() if k not in ("type", "run", "seq")}
+    step = payload.get("step") if message["type"] == EventType.METRICS else None
+    return RunEvent(run_id=run_id, seq=message["seq"], type=message["type"], payload=payload,
+                    step=step, split=str(payload.get("split", "")) if step is not None else "")
+
+
+def run_events_store(*, run_id: int, messages: list[dict]) -> None:
+    """Store already-numbered messages. Idempotent: a retried batch that had committed adds nothing."""
+    RunEvent.objects.bulk_create([_event_row(run_id, m) for m in messages], ignore_conflicts=True)
+
+
+def run_events_append(*, run_id: int, events: list[dict]) -> list[dict]:
+    """Number, store and (after commit) publish events written outside a worker (web, sweeper)."""
+    last = run_reserve_seqs(run_id=run_id, count=len(events))
+    messages = [{**event, "type": str(event["type"]), "run": run_id, "seq": last - len(events) + 1 + i}
+                for i, event in enumerate(events)]
+    run_events_store(run_id=run_id, messages=messages)
+    transaction.on_commit(lambda: run_publish(messages))
+    return messages
+
+
+def run_publish(messages: list[dict]) -> None:
+    """Best effort live publish from a sync context; the database already holds the messages."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    try:
+        for message in messages:
+            async_to_sync(layer.group_send)(run_group_name(message["run"]), {"type": "run.event", "message": message})
+    except Exception:  # a channel-layer outage never fails a request; clients catch up from the DB
+        logger.warning("live publish of run events failed", exc_info=True)
+
+
+# --- the worker's transitions --------------------------------------------------------------------------
+
+
+def _heartbeat_is_stale(run: Run, now: datetime) -> bool:
+    beat = run.heartbeat_at or run.started_at
+    return beat is None or beat < now - timedelta(seconds=STALE_AFTER_SECONDS)
+
+
+def run_start(*, run_id: int, attempt: int, hostname: str = "", task_id: str = "") -> Run | None:
+    """Claim a queued run for this delivery. None means there is nothing to do: the run finished
+    or was cancelled, a newer attempt owns it, or another live worker runs it. A redelivery of a
+    run whose worker died (stale heartbeat) fails it as lost: policy is no automatic retry."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.attempt != attempt:
+            return None
+        if run.status == RunStatus.RUNNING:
+            if _heartbeat_is_stale(run, now):
+                _fail_locked(run, MSG_WORKER_LOST.format(since=(run.heartbeat_at or run.started_at).isoformat()), now)
+            return None
+        if run.status != RunStatus.QUEUED:
+            return None
+        run.status, run.started_at, run.heartbeat_at = RunStatus.RUNNING, now, now
+        run.worker_hostname, run.celery_task_id = hostname[:255], task_id or run.celery_task_id
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "worker_hostname", "celery_task_id"])
+        return run
+
+
+@dataclass(frozen=True)
+class RunControl:
+    """What the worker learns at each heartbeat: keep going, or stop (and why)."""
+
+    stop: bool
+    reason: str = ""
+
+
+def run_heartbeat(*, run_id: int, attempt: int) -> RunControl:
+    updated = Run.objects.filter(pk=run_id, attempt=attempt, status=RunStatus.RUNNING).update(heartbeat_at=timezone.now())
+    if not updated:
+        return RunControl(stop=True, reason="run is no longer running for this attempt")
+    if Run.objects.filter(pk=run_id, cancel_requested=True).exists():
+        return RunControl(stop=True, reason="cancelled")
+    return RunControl(stop=False)
+
+
+def run_finish(*, run_id: int, attempt: int, status: str, result: dict | None = None,
+               error_message: str = "", error_traceback: str = "") -> bool:
+    """Record the end of a running run (call inside the transaction that stores its last events)."""
+    result = result or {}
+    fields = {
+        "status": status, "finished_at": timezone.now(), "error_message": error_message,
+        "error_traceback": error_traceback,
+    }
+    if result:
+        fields.update(
+            device=str(result.get("device", ""))[:16], device_name=str(result.get("device_name", ""))[:255],
+            versions=result.get("versions") or {}, wall_seconds=result.get("wall_seconds"),
+            checkpoint_path=str(result.get("checkpoint") or "")[:1024],
+            final_metrics={k: result.get(k) for k in FINAL_METRIC_KEYS if k in result},
+        )
+    return bool(Run.objects.filter(pk=run_id, attempt=attempt, status=RunStatus.RUNNING).update(**fields))
+
+
+FINAL_METRIC_KEYS = ("final_train_loss", "final_eval_loss", "eval_accuracy", "params", "tokens_per_s",
+                     "wall_seconds", "steps", "stopped")
+
+
+def run_record_environment(*, run_id: int, device: str, device_name: str, versions: dict) -> None:
+    Run.objects.filter(pk=run_id).update(device=device[:16], device_name=device_name[:255], versions=versions)
+
+
+# --- failures, cancellation, the sweeper ---------------------------------------------------------------
+
+
+def _fail_locked(run: Run, message: str, now: datetime, traceback_text: str = "") -> None:
+    run.status, run.finished_at, run.error_message = RunStatus.FAILED, now, message
+    run.error_traceback = traceback_text or run.error_traceback
+    run.save(update_fields=["status", "finished_at", "error_message", "error_traceback"])
+    run_events_append(run_id=run.pk, events=[
+        {"type": EventType.STATUS, "status": RunStatus.FAILED},
+        {"type": EventType.ERROR, "message": message, "traceback": run.error_traceback},
+    ])
+
+
+def run_fail(*, run_id: int, message: str, traceback_text: str = "", only_if=(RunStatus.QUEUED, RunStatus.RUNNING)) -> bool:
+    """Fail a run from outside its worker (enqueue failure, lost worker); False if it had moved on."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id, status__in=only_if).first()
+        if run is None:
+            return False
+        _fail_locked(run, message, timezone.now(), traceback_text)
+        return True
+
+
+def run_cancel(*, user, run: Run) -> Run:
+    """Cancel: a queued run ends at once (the worker will skip it); a running one gets a flag its
+    worker reads at every step (``should_stop``) and ends within one step."""
+    if not (user and user.is_authenticated and run.user_id == user.pk):
+        raise RunError(MSG_NOT_OWNER, status_code=403)
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.status == RunStatus.QUEUED:
+            run.status, run.cancel_requested, run.finished_at = RunStatus.CANCELLED, True, timezone.now()
+            run.save(update_fields=["status", "cancel_requested", "finished_at"])
+            run_events_append(run_id=run.pk, events=[
+                {"type": EventType.STATUS, "status": RunStatus.CANCELLED},
+                {"type": EventType.DONE, "status": RunStatus.CANCELLED, "result": {}},
+            ])
+        elif run.status == RunStatus.RUNNING:
+            if not run.cancel_requested:
+                run.cancel_requested = True
+                run.save(update_fields=["cancel_requested"])
+        elif run.status != RunStatus.CANCELLED:
+            raise RunError(MSG_ALREADY_FINISHED.format(status=run.status), {"status": run.status}, status_code=409)
+    return run
+
+
+def runs_sweep_stale(*, now: datetime | None = None, stale_after_seconds: float | None = None) -> list[int]:
+    """Fail every running run whose heartbeat is older than the threshold ("worker lost").
+
+    Runs from three places (any one is enough): a thread in each worker's main process and in
+    ``composer up`` (``composer.runs.sweeper.start_sweeper_thread``), the Celery beat entry
+    ``composer.runs.sweep_stale``, and ``python -m composer.runs.sweeper`` for other deployments.
+    """
+    now = now or timezone.now()
+    stale = STALE_AFTER_SECONDS if stale_after_seconds is None else stale_after_seconds
+    cutoff = now - timedelta(seconds=stale)
+    candidates = Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True)
+    failed = []
+    for run_id in list(candidates):
+        with transaction.atomic():
+            run = Run.objects.select_for_update().filter(pk=run_id, status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).first()
+            if run is None:
+                continue
+            _fail_locked(run, MSG_WORKER_LOST.format(since=run.heartbeat_at.isoformat()), now)
+            failed.append(run_id)
+    if failed:
+        logger.warning("sweeper failed runs with stale heartbeats: %s", failed)
+    return failed
