@@ -118,3 +118,92 @@ def test_hyena_registry_entry_and_check():
     assert entry.param("order").check(4) is not None and entry.param("order").check(3) is None
     assert list(entry.check(D, 8, entry.defaults())) == []
     assert [f for f, _ in entry.check(D, 8, entry.resolve_params({"short_filter": 9}))] == ["short_filter"]
+
+
+# --------------------------------------------------------------------------- H3
+
+
+def h3_reference(module, x):
+    """H3 with explicit loops over heads and key/value indices and direct convolutions."""
+    H, p = module.heads, module.head_dim
+    length = x.shape[1]
+    q = module.q_proj(x).transpose(1, 2)  # (B, D, L)
+    k_in = module.k_proj(x).transpose(1, 2)
+    weight = module.shift.conv.weight.squeeze(1)  # (D, N)
+    taps = torch.nn.functional.pad(weight.flip(-1), (0, max(0, length - weight.shape[1])))[:, :length]
+    k = direct_causal_conv(k_in, taps)
+    v = module.v_proj(x).transpose(1, 2)
+    kernel = module.ssm.kernel(length)  # (H, L)
+    y = torch.zeros_like(q)
+    for h in range(H):
+        for j in range(p):
+            for i in range(p):
+                kv = k[:, h * p + i] * v[:, h * p + j]  # (B, L)
+                s = direct_causal_conv(kv[:, None], kernel[h:h + 1])[:, 0] + module.ssm.D[h] * kv
+                y[:, h * p + j] += q[:, h * p + i] * s
+    return module.out_proj(y.transpose(1, 2))
+
+
+def test_shift_filter_is_a_causal_fir_of_d_state_taps():
+    module = build("h3", d_state=4)
+    impulse = torch.zeros(1, D, L)
+    impulse[..., 2] = 1.0
+    response = module.shift(impulse)  # (1, D, L)
+    weight = module.shift.conv.weight.squeeze(1)  # (D, 4)
+    assert (response[..., :2] == 0).all(), "nothing before the impulse"
+    assert torch.allclose(response[0, :, 2:6], weight.flip(-1))
+    assert (response[..., 6:] == 0).all(), "the shift SSM forgets after d_state steps"
+
+
+@pytest.mark.parametrize("params", [{"heads": 8}, {"heads": 2, "d_state": 4}, {"heads": 1, "d_state": 2}])
+def test_h3_forward_equals_direct_reference(params):
+    module = build("h3", **params)
+    x = torch.randn(B, L, D)
+    assert torch.allclose(module(x), h3_reference(module, x), atol=1e-5)
+
+
+@pytest.mark.parametrize("params", [{"heads": 8}, {"heads": 2, "d_state": 4}, {"heads": 1, "d_state": 32}])
+def test_h3_step_by_step_equals_forward(params):
+    module = build("h3", **params)
+    x = torch.randn(B, L, D)
+    full = module(x)
+    state = module.init_state(B, x.device, x.dtype)
+    outs = []
+    for t in range(L):
+        y_t, state = module.step(x[:, t], state)
+        outs.append(y_t)
+    assert torch.allclose(torch.stack(outs, dim=1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("params", [{}, {"heads": 2, "d_state": 4}])
+def test_h3_is_causal_and_gradients_finite(params):
+    module = build("h3", **params)
+    assert_causal(module)
+    assert_gradients_finite(module)
+
+
+@pytest.mark.parametrize("params", [{}, {"heads": 2, "d_state": 4}, {"heads": 1, "d_state": 64}])
+def test_h3_cost_params_exact(params):
+    entry = get_block("h3")
+    resolved = entry.resolve_params(params)
+    for d_model in (8, 16):
+        module = entry.build(d_model=d_model, max_seq_len=MAX_LEN, **resolved)
+        cost = entry.cost(d_model, MAX_LEN, resolved)
+        assert cost.params == sum(p.numel() for p in module.parameters())
+        assert cost.flops_per_token > 0 and cost.activation_bytes > 0
+    # Fewer heads means bigger heads and head_dim^2 channels: more compute and memory.
+    few, many = entry.cost(64, 256, {"heads": 2, "d_state": 16}), entry.cost(64, 256, {"heads": 16, "d_state": 16})
+    assert few.flops_per_token > many.flops_per_token and few.activation_bytes > many.activation_bytes
+
+
+def test_h3_check_reports_heads_and_odd_state():
+    entry = get_block("h3")
+    assert list(entry.check(D, L, entry.defaults())) == []
+    fields = [f for f, _ in entry.check(12, L, entry.resolve_params({"heads": 8, "d_state": 5}))]
+    assert fields == ["heads", "d_state"]
+
+
+def test_h3_registry_entry():
+    entry = get_block("h3")
+    assert entry.family == "convolution" and entry.complexity == "O(L log L)"
+    assert entry.causal is True and entry.recurrent is True
