@@ -22,14 +22,19 @@ class Graph(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     tags = models.JSONField(default=list, blank=True)
+    # Tags as lower-case text, one per line, for a portable case-insensitive search (JSON containment
+    # is not available on SQLite, and a JSON-to-text cast escapes non-ASCII characters there).
+    tags_text = models.TextField(blank=True, default="")
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
     is_template = models.BooleanField(default=False)
+    # Stable name of a template loaded from examples/ (its file stem), so reloading updates it in place.
+    template_slug = models.CharField(max_length=100, blank=True, default="", db_index=True)
     spec = models.JSONField()
     is_valid = models.BooleanField(default=False)
     # Block type names used by the current spec, kept in step with ``spec`` so that the gallery
     # can search "block types used" without parsing JSON in the database (SQLite and PostgreSQL alike).
     block_types = models.JSONField(default=list, blank=True)
-    block_types_text = models.TextField(blank=True, default="")
+    block_types_text = models.TextField(blank=True, default="")  # " mamba mlp " (space-delimited)
     forked_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks")
     forked_from_version = models.ForeignKey(
         "GraphVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"

@@ -1,0 +1,134 @@
+"""API pieces shared by every app (pagination, throttles, body-size limit) and the registry endpoints.
+
+``GET /api/blocks/``, ``GET /api/tasks/`` and ``GET /api/spec-schema/`` serve the block registry,
+the training-task registry and the spec's JSON Schema. The task registry (``workers.tasks``) and
+the spec validator (``blocks.spec``) are imported lazily so the API starts even where they are
+absent; an absent registry answers an empty list, an absent schema a 503 JSON error.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, pagination, permissions, throttling
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from composer.core.errors import ApplicationError, RequestTooLarge
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100
+
+
+class ApiPagination(pagination.PageNumberPagination):
+    """Page-number pagination whose bad ``page`` / ``page_size`` answer 400 naming the parameter."""
+
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be an integer between 1 and {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw != "last" and (not raw.isdigit() or int(raw) < 1 or len(raw) > 9):
+            raise exceptions.ValidationError({"page": ["Must be a positive integer."]})
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"page": ["That page contains no results."]})
+
+
+class WriteRateThrottle(throttling.SimpleRateThrottle):
+    """The ``writes`` rate per user (or per address when anonymous), applied to unsafe methods only."""
+
+    scope = "writes"
+
+    def allow_request(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        if request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class SignupRateThrottle(throttling.SimpleRateThrottle):
+    """The ``signup`` rate, per client address: account creation is the cheapest thing to abuse."""
+
+    scope = "signup"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ApiView(APIView):
+    """Base of every Composer API view: refuses oversized bodies with 413 before parsing them."""
+
+    throttle_classes = [WriteRateThrottle]
+
+    def initial(self, request, *args, **kwargs):
+        limit = getattr(settings, "DATA_UPLOAD_MAX_MEMORY_SIZE", None)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit:
+            raise RequestTooLarge(f"Request body too large: {length} bytes, the limit is {limit} bytes.")
+        super().initial(request, *args, **kwargs)
+
+
+def optional_import(module_name: str):
+    """The module, or None when it (or something it needs) is not installed yet."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        logger.warning("optional module %s unavailable: %s", module_name, error)
+        return None
+
+
+class BlockListApi(ApiView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Every block type of the registry")
+    def get(self, request):
+        from blocks.registry import registry_json
+
+        return Response(registry_json())
+
+
+class TaskListApi(ApiView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Every training task")
+    def get(self, request):
+        tasks = optional_import("workers.tasks")
+        if tasks is None or not hasattr(tasks, "tasks_json"):
+            return Response([])
+        return Response(tasks.tasks_json())
+
+
+class SpecSchemaApi(ApiView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="JSON Schema of a graph spec")
+    def get(self, request):
+        spec_module = optional_import("blocks.spec")
+        if spec_module is None or not hasattr(spec_module, "spec_json_schema"):
+            raise ApplicationError("The spec schema is not available on this server yet.", status_code=503)
+        return Response(spec_module.spec_json_schema())
