@@ -15,6 +15,14 @@ from blocks.ops.diag_ssm import (
     zoh_kernel,
     zoh_step_params,
 )
+from blocks.ops.retention import (
+    retention,
+    retention_chunkwise,
+    retention_decays,
+    retention_init_state,
+    retention_recurrent,
+    retention_step,
+)
 from blocks.ops.selective_scan import selective_scan, selective_scan_ref, selective_scan_step
 
 TOL = 1e-5
@@ -192,3 +200,61 @@ def test_diag_ssm_recurrence_equals_kernel_convolution():
         y_t, state = diag_ssm_step(u[..., t], state, dA, dB_C)
         outputs.append(y_t)
     torch.testing.assert_close(torch.stack(outputs, -1), conv, atol=TOL, rtol=TOL)
+
+
+# ----------------------------------------------------------------------------- retention
+
+
+def _qkv(batch=2, length=13, heads=3, key_dim=4, value_dim=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(batch, length, heads, key_dim, generator=g)
+    k = torch.randn(batch, length, heads, key_dim, generator=g)
+    v = torch.randn(batch, length, heads, value_dim, generator=g)
+    return q, k, v
+
+
+def test_retention_decays_follow_the_paper():
+    torch.testing.assert_close(retention_decays(3), torch.tensor([1 - 1 / 32, 1 - 1 / 64, 1 - 1 / 128]))
+
+
+def test_parallel_retention_is_the_decayed_causal_sum():
+    q, k, v = _qkv(length=6)
+    gammas = retention_decays(3)
+    expected = torch.zeros(2, 6, 3, 5)
+    for n in range(6):
+        for m in range(n + 1):
+            weight = (q[:, n] * k[:, m]).sum(-1) * 4**-0.5 * gammas ** (n - m)  # (B, H)
+            expected[:, n] += weight.unsqueeze(-1) * v[:, m]
+    torch.testing.assert_close(retention(q, k, v), expected, atol=TOL, rtol=TOL)
+
+
+def test_recurrent_retention_equals_parallel():
+    q, k, v = _qkv()
+    torch.testing.assert_close(retention_recurrent(q, k, v), retention(q, k, v), atol=TOL, rtol=TOL)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 4, 13, 32])
+def test_chunkwise_retention_equals_parallel(chunk_size):
+    q, k, v = _qkv()
+    torch.testing.assert_close(retention_chunkwise(q, k, v, chunk_size), retention(q, k, v), atol=TOL, rtol=TOL)
+
+
+def test_retention_step_carries_the_state_of_the_prefix():
+    q, k, v = _qkv(length=7)
+    state = retention_init_state(2, 3, 4, 5)
+    for t in range(6):
+        _, state = retention_step(q[:, t], k[:, t], v[:, t], state)
+    last, _ = retention_step(q[:, 6], k[:, 6], v[:, 6], state)
+    torch.testing.assert_close(last, retention(q, k, v)[:, 6], atol=TOL, rtol=TOL)
+
+
+def test_retention_is_causal_and_has_finite_gradients():
+    q, k, v = _qkv(length=10)
+    k = k.clone().requires_grad_(True)
+    out = retention_chunkwise(q, k, v, 4)
+    k2, v2 = k.detach().clone(), v.clone()
+    k2[:, 6:] += 1.0
+    v2[:, 6:] -= 1.0
+    torch.testing.assert_close(retention_chunkwise(q, k2, v2, 4)[:, :6], out[:, :6].detach(), atol=TOL, rtol=TOL)
+    out.square().sum().backward()
+    assert torch.isfinite(k.grad).all() and k.grad[:, 6:].abs().sum() > 0
