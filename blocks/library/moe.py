@@ -132,6 +132,7 @@ class MixtureOfExperts(nn.Module):
         self.experts_ffn = ExpertFFNs(experts, d_model, self.hidden, activation)
         self.aux_loss = torch.zeros(())
         self._stats: dict[str, torch.Tensor] = {}
+        self.last_expert_load = torch.zeros(experts)  # (E,) fraction of assignments, last forward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape

@@ -3,6 +3,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from blocks.library.moe import causal_slot_positions, expert_capacity
 from blocks.registry import get_block
@@ -16,16 +18,21 @@ def build(name, **params):
     return entry.build(d_model=D, max_seq_len=L, **entry.resolve_params(params))
 
 
-def reference_moe(module, x):
-    """Token by token, no capacity: sum over the top-k experts of gate * FFN_e(x)."""
+def reference_moe(module, x, capacity=None):
+    """Token by token: sum over the top-k experts of gate * FFN_e(x), skipping an expert
+    once `capacity` earlier assignments of the same sequence have claimed it."""
     ffn = module.experts_ffn
     out = torch.zeros_like(x)
     probs = module.router(x).softmax(-1)
     for b in range(x.shape[0]):
+        claimed = [0] * module.experts
         for t in range(x.shape[1]):
             top_p, top_e = probs[b, t].topk(module.top_k)
             gates = top_p if module.top_k == 1 else top_p / top_p.sum()
             for gate, e in zip(gates, top_e):
+                claimed[e] += 1
+                if capacity is not None and claimed[e] > capacity:
+                    continue
                 token = x[b, t].view(1, 1, -1)
                 if ffn.w_gate is not None:
                     h = torch.nn.functional.silu(token @ ffn.w_gate[e]) * (token @ ffn.w_up[e])
@@ -38,6 +45,35 @@ def reference_moe(module, x):
 def test_slots_are_claimed_in_position_order():
     expert_index = torch.tensor([[0, 1, 0, 0, 1, 2]])
     assert causal_slot_positions(expert_index, 3).tolist() == [[0, 0, 1, 2, 1, 0]]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=12), min_size=1, max_size=3).filter(
+    lambda rows: len({len(r) for r in rows}) == 1))
+def test_slot_positions_match_a_counting_loop(rows):
+    expected = []
+    for row in rows:
+        seen = [0] * 4
+        slots = []
+        for e in row:
+            slots.append(seen[e])
+            seen[e] += 1
+        expected.append(slots)
+    assert causal_slot_positions(torch.tensor(rows), 4).tolist() == expected
+
+
+@pytest.mark.parametrize("name,params", [
+    ("moe", {"experts": 4, "top_k": 2, "capacity_factor": 0.5}),
+    ("moe", {"experts": 3, "top_k": 3, "capacity_factor": 0.75, "activation": "gelu"}),
+    ("switch_moe", {"experts": 4, "capacity_factor": 0.5}),
+])
+def test_with_dropping_output_matches_a_token_by_token_reference(name, params):
+    module = build(name, **params)
+    x = torch.randn(B, L, D)
+    y = module(x)
+    assert module.last_stats["fraction_dropped"] > 0
+    capacity = expert_capacity(L, module.experts, module.top_k, module.capacity_factor)
+    assert torch.allclose(y, reference_moe(module, x, capacity), atol=1e-5)
 
 
 def test_capacity_formula():
