@@ -140,6 +140,17 @@ def versions() -> dict:
     return {"torch": torch.__version__, "python": platform.python_version(), "composer": composer_version}
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def compile_model(spec: dict, *, vocab_size: int, seed: int) -> torch.nn.Module:
     from blocks.compiler import compile_spec  # imported late: the trainer is testable before blocks land
 
@@ -160,7 +171,8 @@ def _aux_loss(model: torch.nn.Module) -> torch.Tensor | None:
     if not callable(aux):
         return None
     value = aux()
-    if value is None or not torch.is_tensor(value):
+    # A constant (no grad) means no block contributed one, e.g. a model without MoE: nothing to report.
+    if value is None or not torch.is_tensor(value) or not value.requires_grad:
         return None
     return value
 
@@ -264,7 +276,7 @@ def train(
     n_params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.95),
                                   fused=device.type == "cuda" or None)
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine() or "cpu")
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     emit({"type": "log", "message": f"training {n_params:,} parameters on {device.type} ({device_name}); "
