@@ -1,0 +1,207 @@
+// Every call to the backend lives here, so adapting to the API is one edit.
+import type {
+  BlockType, Graph, GraphVersion, MetricPoint, Params, Run, Spec, TaskType, User,
+  ValidationResult, Visibility,
+} from './types'
+
+export class ApiError extends Error {
+  status: number
+  extra: Record<string, unknown>
+  constructor(status: number, message: string, extra: Record<string, unknown> = {}) {
+    super(message)
+    this.status = status
+    this.extra = extra
+  }
+}
+
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/)
+  return match ? decodeURIComponent(match[1]) : ''
+}
+
+async function request<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (method !== 'GET') headers['X-CSRFToken'] = csrfToken()
+  const res = await fetch(url, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  let data: any = null
+  if (text) {
+    try { data = JSON.parse(text) } catch { data = text }
+  }
+  if (!res.ok) {
+    const message = (data && typeof data === 'object' && data.message) || `${res.status} ${res.statusText}`
+    throw new ApiError(res.status, String(message), (data && data.extra) || {})
+  }
+  return data as T
+}
+
+const get = <T,>(url: string) => request<T>('GET', url)
+const post = <T,>(url: string, body: unknown = {}) => request<T>('POST', url, body)
+
+/** A list that may be paginated by DRF ({results}) or plain. */
+function items<T>(data: any): T[] {
+  if (Array.isArray(data)) return data
+  if (data && Array.isArray(data.results)) return data.results
+  return []
+}
+
+function qs(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '' && v !== false) q.set(k, String(v))
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
+// ---- normalisers: tolerate small differences in field names -----------------------------
+
+function normGraph(g: any): Graph {
+  const owner = g.owner && typeof g.owner === 'object' ? g.owner.username : g.owner
+  return {
+    id: g.id,
+    name: g.name ?? g.title ?? 'Untitled',
+    description: g.description ?? '',
+    visibility: g.visibility ?? (g.public ? 'public' : 'private'),
+    owner: owner ?? '',
+    is_template: Boolean(g.is_template ?? g.template),
+    spec: g.spec ?? g.latest_spec ?? g.current_version?.spec,
+    version: g.version ?? g.latest_version ?? g.current_version?.number ?? 1,
+    stars: g.stars ?? g.star_count ?? 0,
+    starred: Boolean(g.starred ?? g.is_starred),
+    forked_from: g.forked_from ?? g.parent ?? null,
+    updated: g.updated ?? g.updated_at ?? g.modified ?? '',
+    can_edit: Boolean(g.can_edit ?? g.is_owner ?? false),
+    tags: g.tags ?? [],
+  }
+}
+
+function normRun(r: any): Run {
+  const graph = r.graph && typeof r.graph === 'object' ? r.graph
+    : r.graph != null ? { id: r.graph, name: r.graph_name ?? `Graph ${r.graph}` } : null
+  return {
+    id: r.id,
+    graph,
+    version: r.version ?? r.graph_version ?? null,
+    task: r.task ?? '',
+    task_params: r.task_params ?? {},
+    hparams: r.hparams ?? r.hyperparams ?? r.config ?? {},
+    status: r.status ?? r.state ?? 'queued',
+    queue_position: r.queue_position ?? null,
+    created: r.created ?? r.created_at ?? '',
+    started: r.started ?? r.started_at ?? null,
+    finished: r.finished ?? r.finished_at ?? null,
+    result: r.result ?? r.summary ?? null,
+    error: r.error ?? '',
+    metrics: r.metrics ?? [],
+    steps: r.steps ?? r.hparams?.steps ?? null,
+    owner: (r.owner && typeof r.owner === 'object' ? r.owner.username : r.owner) ?? '',
+  }
+}
+
+// ---- registries ------------------------------------------------------------------------
+
+export const fetchBlocks = async () => items<BlockType>(await get('/api/blocks/'))
+export const fetchTasks = async () => items<TaskType>(await get('/api/tasks/'))
+export const fetchSpecSchema = () => get<unknown>('/api/spec-schema/')
+
+// ---- accounts --------------------------------------------------------------------------
+
+export async function fetchMe(): Promise<User | null> {
+  try {
+    const me = await get<any>('/api/me/')
+    return me && me.username ? me : null
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return null
+    throw e
+  }
+}
+export const signup = (username: string, password: string, email = '') =>
+  post<User>('/api/auth/signup/', { username, password, email })
+export const login = (username: string, password: string) =>
+  post<User>('/api/auth/login/', { username, password })
+export const logout = () => post('/api/auth/logout/')
+/** GET something harmless first so Django sets the csrftoken cookie. */
+export const primeCsrf = () => get('/api/me/').catch(() => null)
+
+// ---- graphs ----------------------------------------------------------------------------
+
+export type GalleryScope = 'templates' | 'public' | 'mine' | 'starred'
+
+export interface GalleryQuery {
+  scope: GalleryScope
+  q?: string
+  family?: string
+  ordering?: string
+  page?: number
+}
+
+export async function listGraphs(query: GalleryQuery): Promise<{ items: Graph[]; count: number }> {
+  const data = await get<any>(`/api/graphs/${qs({ ...query })}`)
+  const list = items<any>(data).map(normGraph)
+  return { items: list, count: data?.count ?? list.length }
+}
+export const getGraph = async (id: string | number) => normGraph(await get(`/api/graphs/${id}/`))
+export const createGraph = async (body: { name: string; description?: string; spec: Spec; visibility?: Visibility; message?: string }) =>
+  normGraph(await post('/api/graphs/', body))
+/** Saving a spec creates a new version with a message. */
+export const saveGraph = async (id: string | number, body: { spec?: Spec; message?: string; name?: string; description?: string; visibility?: Visibility }) =>
+  normGraph(await request('PATCH', `/api/graphs/${id}/`, body))
+export const deleteGraph = (id: string | number) => request('DELETE', `/api/graphs/${id}/`)
+export const forkGraph = async (id: string | number, version?: number) =>
+  normGraph(await post(`/api/graphs/${id}/fork/`, version ? { version } : {}))
+export const listVersions = async (id: string | number) => items<GraphVersion>(await get(`/api/graphs/${id}/versions/`))
+export const getVersion = (id: string | number, n: number) => get<GraphVersion & { spec: Spec }>(`/api/graphs/${id}/versions/${n}/`)
+export const restoreVersion = async (id: string | number, n: number) =>
+  normGraph(await post(`/api/graphs/${id}/versions/${n}/restore/`))
+export const diffVersions = (id: string | number, a: number, b: number) =>
+  get<any>(`/api/graphs/${id}/diff/${qs({ a, b })}`)
+export const setStar = (id: string | number, on: boolean) =>
+  request(on ? 'POST' : 'DELETE', `/api/graphs/${id}/star/`)
+export const getLineage = (id: string | number) => get<any>(`/api/graphs/${id}/lineage/`)
+export const validateSpec = (spec: Spec, signal?: AbortSignal) =>
+  fetch('/api/graphs/validate/', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
+    body: JSON.stringify({ spec }),
+    signal,
+  }).then(async (res) => {
+    const data = await res.json().catch(() => null)
+    if (data && 'ok' in data) return data as ValidationResult
+    if (data?.extra?.errors) return { ok: false, errors: data.extra.errors, cost: null } as ValidationResult
+    throw new ApiError(res.status, data?.message ?? `${res.status}`)
+  })
+export const diagramUrl = (id: string | number) => `/api/graphs/${id}/diagram.svg`
+export const exportUrl = (id: string | number, format: 'json' | 'py') => `/api/graphs/${id}/export/?format=${format}`
+// ---- runs ------------------------------------------------------------------------------
+
+export interface LaunchBody {
+  task: string
+  task_params: Params
+  hparams: Params
+  version?: number
+}
+export const launchRun = async (graphId: string | number, body: LaunchBody) =>
+  normRun(await post(`/api/graphs/${graphId}/runs/`, body))
+export const listRuns = async (filter: { graph?: string | number; mine?: boolean; status?: string } = {}) =>
+  items<any>(await get(`/api/runs/${qs(filter)}`)).map(normRun)
+export const getRun = async (id: string | number) => normRun(await get(`/api/runs/${id}/`))
+export const cancelRun = async (id: string | number) => normRun(await post(`/api/runs/${id}/cancel/`))
+export const getRunMetrics = async (id: string | number, since = 0) =>
+  items<MetricPoint>(await get(`/api/runs/${id}/metrics/${qs({ since })}`))
+export const compareRuns = (ids: (string | number)[]) =>
+  get<any>(`/api/runs/compare/${qs({ ids: ids.join(',') })}`)
+
+/** The websocket address for a run, resuming after `since`. */
+export function runSocketUrl(id: string | number, since: number): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
+  return `${proto}//${location.host}/ws/runs/${id}/?since=${since}`
+}
+
+export { normGraph, normRun }
+export type { Params }

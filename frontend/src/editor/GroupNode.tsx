@@ -1,0 +1,39 @@
+// A repeat or chunk group: a resizable box holding its sub-graph; one lane per slot.
+import { Handle, NodeResizer, Position, type NodeProps } from '@xyflow/react'
+import { memo } from 'react'
+import { useEditor } from '../store/editor'
+import { groupSlots } from '../lib/groups'
+import type { FlowNode } from '../lib/specflow'
+import { summariseParams } from './summary'
+
+export const GroupNode = memo(function GroupNode({ id, data, selected }: NodeProps<FlowNode>) {
+  const block = useEditor((s) => s.blocks.get(data.blockType))
+  const errors = useEditor((s) => s.errorsByNode[id])
+  const invalid = Boolean(errors?.length)
+  const slots = groupSlots(block) ?? [null]
+  return (
+    <div
+      className={`group-node${invalid ? ' node-invalid' : ''}${selected ? ' node-selected' : ''}`}
+      data-testid={`node-${id}`}
+      data-invalid={invalid || undefined}
+      title={errors?.map((e) => `${e.field}: ${e.message}`).join('\n') || block?.description}
+      aria-label={`${block?.title ?? data.blockType} group ${id}`}
+    >
+      <NodeResizer isVisible={selected} minWidth={260} minHeight={160} />
+      <Handle type="target" position={Position.Top} id="in" />
+      <div className="group-node-head">
+        <strong>{block?.title ?? data.blockType}</strong> <code>{id}</code>
+        <span className="block-node-params">{summariseParams(block, data.params)}</span>
+      </div>
+      <div className="group-lanes">
+        {slots.map((slot) => (
+          <div key={String(slot)} className="group-lane" data-slot={slot ?? ''}>
+            {slot && <span className="group-lane-label">{slot}</span>}
+          </div>
+        ))}
+      </div>
+      {invalid && <div className="node-error" role="alert" data-testid={`node-error-${id}`}>{errors![0].message}</div>}
+      <Handle type="source" position={Position.Bottom} id="out" />
+    </div>
+  )
+})

@@ -1,0 +1,21 @@
+import { useEffect, useRef } from 'react'
+import { matchShortcut, type Shortcut } from './shortcuts'
+
+const isTyping = (el: EventTarget | null) =>
+  el instanceof HTMLElement && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName))
+
+/** Runs the handler of a matching shortcut unless the user is typing in a field. */
+export function useShortcuts(handlers: Partial<Record<Shortcut['action'], () => void>>): void {
+  const ref = useRef(handlers)
+  ref.current = handlers
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (isTyping(e.target) || document.querySelector('.modal')) return
+      const action = matchShortcut(e)
+      const fn = action && ref.current[action]
+      if (fn) { e.preventDefault(); fn() }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [])
+}

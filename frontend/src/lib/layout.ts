@@ -1,0 +1,73 @@
+// Auto-layout with elkjs (layered, top to bottom), groups laid out with their sub-graphs.
+// elkjs is loaded on first use so it stays out of the initial bundle.
+import type { FlowEdge, FlowNode } from './specflow'
+import { GROUP_H, GROUP_W, NODE_H, NODE_W } from './specflow'
+
+type Positions = Record<string, { x: number; y: number; w?: number; h?: number }>
+
+interface ElkNode {
+  id: string
+  width?: number
+  height?: number
+  x?: number
+  y?: number
+  children?: ElkNode[]
+  edges?: { id: string; sources: string[]; targets: string[] }[]
+  layoutOptions?: Record<string, string>
+}
+
+const ROOT_OPTIONS = {
+  'elk.algorithm': 'layered',
+  'elk.direction': 'DOWN',
+  'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+  'elk.layered.spacing.nodeNodeBetweenLayers': '48',
+  'elk.spacing.nodeNode': '36',
+  'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
+}
+
+const GROUP_OPTIONS = { 'elk.padding': '[top=44,left=20,bottom=20,right=20]' }
+
+export async function autoLayout(nodes: FlowNode[], edges: FlowEdge[]): Promise<Positions> {
+  const { default: ELK } = await import('elkjs/lib/elk.bundled.js')
+  const elk = new ELK()
+  const elkNodes = new Map<string, ElkNode>()
+  for (const n of nodes) {
+    const isGroup = n.type === 'group'
+    elkNodes.set(n.id, {
+      id: n.id,
+      ...(isGroup ? { children: [], edges: [], layoutOptions: GROUP_OPTIONS } : {
+        width: n.measured?.width ?? NODE_W, height: n.measured?.height ?? NODE_H,
+      }),
+    })
+  }
+  const root: ElkNode = { id: '__root__', children: [], edges: [], layoutOptions: ROOT_OPTIONS }
+  for (const n of nodes) {
+    const parent = n.parentId ? elkNodes.get(n.parentId) : root
+    ;(parent ?? root).children!.push(elkNodes.get(n.id)!)
+  }
+  const byId = new Map(nodes.map((n) => [n.id, n]))
+  for (const e of edges) {
+    const owner = byId.get(e.source)?.parentId
+    const container = owner ? elkNodes.get(owner) ?? root : root
+    container.edges!.push({ id: e.id, sources: [e.source], targets: [e.target] })
+  }
+  // Empty groups get a default size.
+  for (const n of nodes) {
+    const en = elkNodes.get(n.id)!
+    if (n.type === 'group' && !en.children!.length) { en.width = GROUP_W; en.height = GROUP_H; delete en.children }
+  }
+  const out = (await elk.layout(root as any)) as ElkNode
+  const positions: Positions = {}
+  const walk = (node: ElkNode) => {
+    for (const c of node.children ?? []) {
+      const isGroup = byId.get(c.id)?.type === 'group'
+      positions[c.id] = {
+        x: Math.round(c.x ?? 0), y: Math.round(c.y ?? 0),
+        ...(isGroup ? { w: Math.max(260, Math.round(c.width ?? GROUP_W)), h: Math.max(160, Math.round(c.height ?? GROUP_H)) } : {}),
+      }
+      walk(c)
+    }
+  }
+  walk(out)
+  return positions
+}

@@ -1,0 +1,95 @@
+// The run panel: pick a task and its params (forms from GET /api/tasks/), hyper-parameters
+// and budget, Launch; then follow the run live.
+import { useEffect, useMemo, useState } from 'react'
+import { ApiError, fetchTasks, launchRun } from '../api'
+import { ParamForm } from '../components/ParamForm'
+import { defaultsOf, firstProblem } from '../lib/params'
+import { Link } from '../router'
+import type { Params, Run, TaskType } from '../types'
+import { BUDGET_PARAMS, TRAIN_PARAMS } from './hparams'
+import { RunView } from './RunView'
+
+interface RunPanelProps {
+  /** Saves the graph if needed and returns its id and version. */
+  ensureSaved: () => Promise<{ id: string | number; version: number | null } | null>
+  canLaunch: boolean
+}
+
+export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
+  const [tasks, setTasks] = useState<TaskType[]>([])
+  const [task, setTask] = useState('')
+  const [taskParams, setTaskParams] = useState<Params>({})
+  const [hparams, setHparams] = useState<Params>(defaultsOf(TRAIN_PARAMS))
+  const [budget, setBudget] = useState<Params>(defaultsOf(BUDGET_PARAMS))
+  const [run, setRun] = useState<Run | null>(null)
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState(false)
+
+  useEffect(() => {
+    fetchTasks().then((list) => {
+      setTasks(list)
+      const first = list.find((t) => t.name === 'mqar') ?? list[0]
+      if (first) { setTask(first.name); setTaskParams(defaultsOf(first.params)) }
+    }).catch((e) => setError(String(e.message)))
+  }, [])
+
+  const current = tasks.find((t) => t.name === task)
+  const trainSchema = useMemo(() => ((current as any)?.train_params as typeof TRAIN_PARAMS) ?? TRAIN_PARAMS, [current])
+
+  const launch = async () => {
+    setError('')
+    const problem = firstProblem(current?.params ?? [], taskParams) ?? firstProblem(trainSchema, hparams) ?? firstProblem(BUDGET_PARAMS, budget)
+    if (problem) { setError(problem); return }
+    setBusy(true)
+    try {
+      const saved = await ensureSaved()
+      if (!saved) return
+      const r = await launchRun(saved.id, {
+        task, task_params: taskParams, hparams: { ...hparams, ...budget },
+        ...(saved.version ? { version: saved.version } : {}),
+      })
+      setRun(r)
+    } catch (e) {
+      const extra = e instanceof ApiError && Array.isArray(e.extra.errors) ? `: ${(e.extra.errors as any[]).map((x) => x.message).join('; ')}` : ''
+      setError(`${(e as Error).message}${extra}`)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <div className="run-panel" data-testid="run-panel">
+      <div className="field">
+        <label htmlFor="task-select"><span className="field-name">task</span></label>
+        <select id="task-select" value={task} data-testid="task-select"
+          onChange={(e) => { const t = tasks.find((x) => x.name === e.target.value); setTask(e.target.value); setTaskParams(defaultsOf(t?.params ?? [])) }}>
+          {tasks.map((t) => <option key={t.name} value={t.name}>{t.title || t.name}</option>)}
+        </select>
+        {current?.description && <div className="field-help">{current.description}</div>}
+      </div>
+      <details open><summary>Task parameters</summary>
+        <ParamForm schema={current?.params ?? []} values={taskParams} testid="task"
+          onChange={(k, v) => setTaskParams((p) => ({ ...p, [k]: v }))} />
+      </details>
+      <details><summary>Hyper-parameters</summary>
+        <ParamForm schema={trainSchema} values={hparams} testid="hparam"
+          onChange={(k, v) => setHparams((p) => ({ ...p, [k]: v }))} />
+      </details>
+      <details><summary>Budget</summary>
+        <ParamForm schema={BUDGET_PARAMS} values={budget} testid="budget"
+          onChange={(k, v) => setBudget((p) => ({ ...p, [k]: v }))} />
+      </details>
+      {error && <p className="field-error" role="alert" data-testid="launch-error">{error}</p>}
+      <button type="button" className="primary" onClick={launch} disabled={busy || !task || !canLaunch} data-testid="launch">
+        {busy ? 'Launching…' : 'Launch run'}
+      </button>
+      {!canLaunch && <p className="small muted">Log in to launch runs.</p>}
+      {run && (
+        <div className="run-panel-live">
+          <p className="small"><Link to={`/runs/${run.id}`} data-testid="run-link">Run #{String(run.id)}</Link> on {run.task}</p>
+          <RunView key={String(run.id)} run={run} compact />
+        </div>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,74 @@
+// A run followed live: status, queue position, speed, time, charts and Cancel.
+import { useMemo, useState } from 'react'
+import { cancelRun } from '../api'
+import { formatCount, formatNumber, formatSeconds } from '../lib/format'
+import type { Run } from '../types'
+import { LineChart } from './LineChart'
+import { isTerminal, useRunStream } from './useRunStream'
+
+const LOSS_SERIES = [
+  { label: 'train loss', color: '#3867d6' },
+  { label: 'eval loss', color: '#eb3b5a', dash: [6, 4] },
+]
+const ACC_SERIES = [{ label: 'eval accuracy', color: '#20bf6b' }]
+
+export function RunView({ run, compact = false }: { run: Run; compact?: boolean }) {
+  const { live, series } = useRunStream(run.id, run)
+  const [cancelling, setCancelling] = useState(false)
+  const [cancelError, setCancelError] = useState('')
+  const d = useMemo(() => series.data(), [series, live.tick])
+  const lossData = useMemo(() => [d.steps, d.trainLoss, d.evalLoss], [d])
+  const accData = useMemo(() => [d.steps, d.accuracy], [d])
+
+  const last = series.last
+  const totalSteps = Number(run.hparams?.steps ?? run.steps ?? 0) || null
+  const step = last?.step ?? 0
+  const elapsed = typeof last?.elapsed_s === 'number' ? last.elapsed_s : null
+  const eta = elapsed != null && totalSteps && step > 0 && !isTerminal(live.status)
+    ? (elapsed / step) * Math.max(0, totalSteps - step) : null
+  const status = live.status === 'unknown' ? run.status : live.status
+
+  const cancel = async () => {
+    setCancelling(true)
+    try { await cancelRun(run.id) } catch (e) { setCancelError(String((e as Error).message)) } finally { setCancelling(false) }
+  }
+
+  return (
+    <section className="run-view" data-testid="run-view" data-run-id={String(run.id)} data-status={status}>
+      <div className="run-stats" role="status" aria-live="polite">
+        <span className={`badge status-${status}`} data-testid="run-status">{status}</span>
+        {status === 'queued' && live.queuePosition != null && <span data-testid="queue-position">#{live.queuePosition} in queue</span>}
+        <span title="step">step <b data-testid="run-step">{step}</b>{totalSteps ? ` / ${totalSteps}` : ''}</span>
+        <span>tokens/s <b data-testid="run-tokens">{formatCount(last?.tokens_per_s as number | undefined)}</b></span>
+        <span>elapsed <b>{formatSeconds(elapsed)}</b></span>
+        {eta != null && <span>remaining ≈ <b>{formatSeconds(eta)}</b></span>}
+        {!live.connected && !isTerminal(status) && <span className="muted">reconnecting…</span>}
+        {!isTerminal(status) && (
+          <button type="button" className="danger" onClick={cancel} disabled={cancelling} data-testid="run-cancel">Cancel</button>
+        )}
+      </div>
+      {(live.error || cancelError) && <p className="field-error" role="alert">{live.error || cancelError}</p>}
+      <div className={compact ? 'charts charts-compact' : 'charts'}>
+        <LineChart title="Loss" series={LOSS_SERIES} data={lossData} version={live.tick} yLabel="loss" testid="chart-loss" height={compact ? 180 : 260} />
+        <LineChart title="Accuracy" series={ACC_SERIES} data={accData} version={live.tick} yLabel="accuracy" testid="chart-accuracy" height={compact ? 140 : 200} />
+      </div>
+      {live.result && <ResultTable result={live.result} />}
+      {!compact && live.logs.length > 0 && (
+        <details className="run-logs"><summary>Log ({live.logs.length})</summary><pre>{live.logs.join('\n')}</pre></details>
+      )}
+    </section>
+  )
+}
+
+function ResultTable({ result }: { result: Record<string, unknown> }) {
+  const keys = ['final_train_loss', 'final_eval_loss', 'eval_accuracy', 'params', 'tokens_per_s', 'wall_seconds', 'steps', 'stopped', 'device']
+  return (
+    <table className="result-table" data-testid="run-result">
+      <tbody>
+        {keys.filter((k) => k in result).map((k) => (
+          <tr key={k}><th scope="row">{k.replace(/_/g, ' ')}</th><td>{formatNumber(result[k])}</td></tr>
+        ))}
+      </tbody>
+    </table>
+  )
+}

@@ -1,0 +1,159 @@
+// Shapes shared with the backend (see docs/ARCHITECTURE.md and blocks/registry.py).
+
+export type ParamType = 'int' | 'float' | 'bool' | 'choice'
+
+/** One typed parameter, as served by Param.to_json() (blocks and tasks alike). */
+export interface ParamSchema {
+  name: string
+  type: ParamType
+  default: unknown
+  min: number | null
+  max: number | null
+  choices: unknown[] | null
+  help: string
+}
+
+/** One registry entry, as served by GET /api/blocks/ (BlockType.to_json()). */
+export interface BlockType {
+  name: string
+  family: string
+  title: string
+  description: string
+  paper: string
+  params: ParamSchema[]
+  complexity: string
+  causal: boolean | string
+  recurrent: boolean
+  residual: boolean
+  structural: boolean
+  tags: string[]
+  /** Group blocks may declare their slots; see lib/groups.ts for the fallback. */
+  slots?: (string | null)[]
+}
+
+export interface TaskType {
+  name: string
+  title: string
+  description: string
+  params: ParamSchema[]
+  metrics?: string[]
+}
+
+export type Params = Record<string, unknown>
+
+export interface SpecNode {
+  id: string
+  type: string
+  params?: Params
+  parent?: string
+  slot?: string
+}
+
+export interface ModelSettings {
+  d_model: number
+  max_seq_len: number
+  norm: string
+  tie_embeddings: boolean
+  allow_noncausal: boolean
+  [key: string]: unknown
+}
+
+export interface Spec {
+  version: number
+  model: ModelSettings
+  nodes: SpecNode[]
+  edges: [string, string][]
+  layout?: Record<string, { x: number; y: number; w?: number; h?: number }>
+}
+
+export interface SpecError {
+  node_id: string | null
+  field: string
+  message: string
+  code: string
+}
+
+export interface CostSummary {
+  params: number
+  flops_per_token: number
+  activation_bytes: number
+  complexity: string
+  per_node?: { id: string; params?: number; flops_per_token?: number; activation_bytes?: number }[]
+}
+
+export interface ValidationResult {
+  ok: boolean
+  errors: SpecError[]
+  cost: CostSummary | null
+}
+
+export type Visibility = 'private' | 'unlisted' | 'public'
+
+export interface Graph {
+  id: number | string
+  name: string
+  description: string
+  visibility: Visibility
+  owner: string
+  is_template: boolean
+  spec: Spec
+  version: number
+  stars: number
+  starred: boolean
+  forked_from: { id: number | string; name: string; version?: number } | null
+  updated: string
+  can_edit: boolean
+  tags: string[]
+}
+
+export interface GraphVersion {
+  number: number
+  message: string
+  created: string
+  author: string
+}
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface MetricPoint {
+  step: number
+  split: 'train' | 'eval'
+  loss?: number
+  accuracy?: number
+  tokens_per_s?: number
+  elapsed_s?: number
+  lr?: number
+  [key: string]: unknown
+}
+
+export interface Run {
+  id: number | string
+  graph: { id: number | string; name: string } | null
+  version: number | null
+  task: string
+  task_params: Params
+  hparams: Params
+  status: RunStatus
+  queue_position: number | null
+  created: string
+  started: string | null
+  finished: string | null
+  result: Record<string, unknown> | null
+  error: string
+  metrics: MetricPoint[]
+  steps: number | null
+  owner: string
+}
+
+export interface User {
+  id: number
+  username: string
+}
+
+/** A websocket message from /ws/runs/{id}/. */
+export interface RunMessage {
+  type: 'status' | 'metrics' | 'log' | 'done' | 'error'
+  run: number | string
+  seq: number
+  [key: string]: unknown
+}
