@@ -134,8 +134,6 @@ def retnet_check(d_model: int, max_seq_len: int, params: dict):
         yield "heads", f"heads ({heads}) must divide d_model ({d_model})"
     elif params["rotary"] and (d_model // heads) % 2:
         yield "rotary", f"rotary needs an even head dim; d_model / heads = {d_model // heads}"
-    if (params["value_factor"] * d_model) % heads:
-        yield "value_factor", "heads must divide value_factor * d_model"
 
 
 register(
