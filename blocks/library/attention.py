@@ -225,7 +225,8 @@ class SlidingWindowAttention(nn.Module):
     Token t sees the last ``window`` positions (itself included) and the first
     ``global_tokens`` positions. The sequence is cut into blocks of the window's size;
     each query block attends to [global keys, previous block, own block] with the band
-    mask, so memory is O(L·(window + global_tokens)).
+    mask, so memory is O(L·(window + global_tokens)). The step form keeps a KV cache of
+    just the global positions and the last window − 1 positions.
     """
 
     def __init__(self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0,
@@ -266,6 +267,34 @@ class SlidingWindowAttention(nn.Module):
         y = F.scaled_dot_product_attention(blocks(q), with_neighbours(k), with_neighbours(v), attn_mask=mask)
         y = y.reshape(B, self.proj.heads, N * block, -1)[:, :, :L]  # (B, H, L, hd)
         return self.proj.out(y)
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> dict:
+        """KV caches of the global positions (< global_tokens) and of the last window − 1 positions."""
+        empty = torch.zeros(batch_size, self.proj.heads, 0, self.proj.head_dim, device=device, dtype=dtype)
+        return {"k_global": empty, "v_global": empty, "k_recent": empty, "v_recent": empty, "pos": 0}
+
+    def step(self, x_t: torch.Tensor, state: dict):
+        """x_t (B, D) -> (y_t, state); the cache never holds more than window − 1 + global_tokens keys."""
+        t = state["pos"]
+        q, k, v = self.proj.qkv(x_t.unsqueeze(1))  # (B, H, 1, hd)
+        if self.position == "rope":
+            positions = torch.tensor([t], device=x_t.device)
+            q, k = rope(q, positions), rope(k, positions)
+        k_recent = torch.cat([state["k_recent"], k], dim=2)  # positions max(0, t−w+1) .. t
+        v_recent = torch.cat([state["v_recent"], v], dim=2)
+        older_globals = max(0, min(self.global_tokens, t - self.window + 1))  # globals outside the band
+        keys = torch.cat([state["k_global"][:, :, :older_globals], k_recent], dim=2)
+        values = torch.cat([state["v_global"][:, :, :older_globals], v_recent], dim=2)
+        y = self.proj.out(F.scaled_dot_product_attention(q, keys, values)).squeeze(1)
+        keep = max(0, k_recent.shape[2] - (self.window - 1))  # drop what leaves the window at t + 1
+        new_state = {
+            "k_global": state["k_global"], "v_global": state["v_global"],
+            "k_recent": k_recent[:, :, keep:], "v_recent": v_recent[:, :, keep:], "pos": t + 1,
+        }
+        if t < self.global_tokens:
+            new_state["k_global"] = torch.cat([state["k_global"], k], dim=2)
+            new_state["v_global"] = torch.cat([state["v_global"], v], dim=2)
+        return y, new_state
 
     def dense_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The same attention with a full (L, L) mask. For tests: O(L²) memory."""
@@ -308,6 +337,7 @@ register(BlockType(
     cost=sliding_window_cost,
     complexity="O(L·w)",
     causal=True,
+    recurrent=True,
     check=sliding_window_check,
     tags=("softmax", "sparse", "local"),
 ))
@@ -410,7 +440,7 @@ register(BlockType(
     ),
     build=BigBirdAttention,
     cost=bigbird_cost,
-    complexity="O(L·k)",
+    complexity="O(L·b)",  # each query scores (1 + window + global + random) · block_size keys
     causal=True,
     check=bigbird_check,
     tags=("softmax", "sparse", "random"),
@@ -555,25 +585,30 @@ class LinearAttentionBase(nn.Module):
     def features(self, x: torch.Tensor, is_query: bool) -> torch.Tensor:
         raise NotImplementedError
 
-    def _qkv(self, x: torch.Tensor):
-        """x (..., D) -> phi(q), phi(k) (..., H, m), v (..., H, hd)."""
-        shape = x.shape[:-1] + (self.heads, self.head_dim)
-        q, k, v = (p(x).view(shape) for p in (self.q_proj, self.k_proj, self.v_proj))
-        return self.features(q, True), self.features(k, False), v
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self._qkv(x)  # (B, L, H, m), (B, L, H, m), (B, L, H, hd)
-        y = linear_attention(q, k, v, scale=1.0, normalize=True)  # (B, L, H, hd)
-        return self.out_proj(y.flatten(-2))
+        # Feature maps and prefix sums run in float32 even under bf16 autocast: exp features
+        # and sums over the whole prefix lose too much in 8 bits of mantissa.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            y = linear_attention(q.float(), k.float(), v.float(), scale=1.0, normalize=True)  # (B, L, H, hd)
+        return self.out_proj(y.to(x.dtype).flatten(-2))
+
+    def _qkv(self, x: torch.Tensor):
+        """x (..., D) -> phi(q), phi(k) (..., H, m), v (..., H, hd); the features in float32."""
+        shape = x.shape[:-1] + (self.heads, self.head_dim)
+        q, k, v = (p(x).view(shape) for p in (self.q_proj, self.k_proj, self.v_proj))
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self.features(q.float(), True), self.features(k.float(), False), v
 
     def init_state(self, batch_size: int, device=None, dtype=None):
-        """None: the op's step starts from the empty (all-zero) state."""
+        """None: the op's step starts from the empty (all-zero) float32 state."""
         return None
 
     def step(self, x_t: torch.Tensor, state):
         q, k, v = self._qkv(x_t)  # (B, H, m), (B, H, m), (B, H, hd)
-        y, state = linear_attention_step(q, k, v, state, scale=1.0, normalize=True)
-        return self.out_proj(y.flatten(-2)), state
+        with torch.autocast(device_type=x_t.device.type, enabled=False):
+            y, state = linear_attention_step(q, k, v.float(), state, scale=1.0, normalize=True)
+        return self.out_proj(y.to(x_t.dtype).flatten(-2)), state
 
 
 class LinearAttention(LinearAttentionBase):
@@ -617,7 +652,8 @@ class PerformerAttention(LinearAttentionBase):
 
     def features(self, x, is_query):
         x = x * self.head_dim ** -0.25
-        exponent = x @ self.projection.T - x.square().sum(-1, keepdim=True) / 2  # (..., m)
+        projection = self.projection.to(x.dtype)
+        exponent = x @ projection.T - x.square().sum(-1, keepdim=True) / 2  # (..., m)
         if is_query:
             exponent = exponent - exponent.amax(-1, keepdim=True).detach()
         return exponent.exp() * self.projection.shape[0] ** -0.5

@@ -17,6 +17,8 @@ CAUSAL_SETTINGS = [
     ("softmax_attention", {"heads": 2, "kv_heads": 1, "position": "none"}),
     ("sliding_window_attention", {"window": 4}),
     ("sliding_window_attention", {"window": 5, "global_tokens": 3, "position": "none"}),
+    ("sliding_window_attention", {"window": 1, "global_tokens": 2}),
+    ("sliding_window_attention", {"window": 32, "global_tokens": 1}),
     ("bigbird_attention", {"block_size": 4}),
     ("bigbird_attention", {"block_size": 3, "window_blocks": 0, "global_blocks": 2, "random_blocks": 2}),
     ("linformer_attention", {"proj_len": 4, "chunk_size": 5}),
@@ -176,6 +178,25 @@ def test_sliding_window_ignores_tokens_older_than_the_window_except_globals():
     x3 = x.clone()
     x3[:, 1] += 5.0  # a global token changes every later output
     assert not torch.allclose(module(x)[:, -1], module(x3)[:, -1], atol=1e-4)
+
+
+def test_sliding_window_step_cache_stays_within_window_plus_globals():
+    module = build("sliding_window_attention", {"window": 4, "global_tokens": 2})
+    x = data()
+    state = module.init_state(B, x.device, x.dtype)
+    for t in range(L):
+        _, state = module.step(x[:, t], state)
+        assert state["k_recent"].shape[2] == min(t + 1, 3) and state["k_global"].shape[2] == min(t + 1, 2)
+
+
+@pytest.mark.parametrize("name,params", [("performer_attention", {"nb_features": 12}), ("linear_attention", {})])
+def test_linear_attentions_keep_float32_prefix_sums_under_bf16_autocast(name, params):
+    module = build(name, params)
+    x = data()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = module(x)
+    assert torch.isfinite(low).all()
+    torch.testing.assert_close(low.float(), module(x), atol=5e-2, rtol=5e-2)
 
 
 def record_attention_shapes(monkeypatch):
