@@ -1,6 +1,6 @@
 // Every call to the backend lives here, so adapting to the API is one edit.
 import type {
-  BlockType, Graph, GraphVersion, MetricPoint, Params, Run, Spec, TaskType, User,
+  BlockType, Graph, GraphVersion, Params, Run, RunMessage, Spec, TaskType, User,
   ValidationResult, Visibility,
 } from './types'
 
@@ -62,44 +62,46 @@ function qs(params: Record<string, string | number | boolean | undefined>): stri
 
 function normGraph(g: any): Graph {
   const owner = g.owner && typeof g.owner === 'object' ? g.owner.username : g.owner
+  const parentId = g.forked_from && typeof g.forked_from === 'object' ? g.forked_from.id : g.forked_from
   return {
     id: g.id,
-    name: g.name ?? g.title ?? 'Untitled',
+    name: g.title ?? g.name ?? 'Untitled',
     description: g.description ?? '',
-    visibility: g.visibility ?? (g.public ? 'public' : 'private'),
+    visibility: g.visibility ?? 'private',
     owner: owner ?? '',
-    is_template: Boolean(g.is_template ?? g.template),
-    spec: g.spec ?? g.latest_spec ?? g.current_version?.spec,
-    version: g.version ?? g.latest_version ?? g.current_version?.number ?? 1,
-    stars: g.stars ?? g.star_count ?? 0,
-    starred: Boolean(g.starred ?? g.is_starred),
-    forked_from: g.forked_from ?? g.parent ?? null,
-    updated: g.updated ?? g.updated_at ?? g.modified ?? '',
-    can_edit: Boolean(g.can_edit ?? g.is_owner ?? false),
+    is_template: Boolean(g.is_template),
+    spec: g.spec,
+    version: g.version ?? 0,
+    stars: g.star_count ?? g.stars ?? 0,
+    starred: Boolean(g.starred),
+    forked_from: parentId != null ? { id: parentId, name: g.forked_from_title ?? `#${parentId}`, version: g.forked_from_version ?? undefined } : null,
+    updated: g.updated_at ?? g.updated ?? '',
+    can_edit: Boolean(g.can_edit),
     tags: g.tags ?? [],
   }
 }
 
 function normRun(r: any): Run {
-  const graph = r.graph && typeof r.graph === 'object' ? r.graph
-    : r.graph != null ? { id: r.graph, name: r.graph_name ?? `Graph ${r.graph}` } : null
+  const graph = r.graph && typeof r.graph === 'object' ? { id: r.graph.id, name: r.graph.title ?? r.graph.name }
+    : r.graph != null ? { id: r.graph, name: r.graph_title ?? `Graph ${r.graph}` } : null
+  const hyper = r.hyper ?? {}
   return {
     id: r.id,
     graph,
-    version: r.version ?? r.graph_version ?? null,
+    version: r.version ?? null,
     task: r.task ?? '',
     task_params: r.task_params ?? {},
-    hparams: r.hparams ?? r.hyperparams ?? r.config ?? {},
-    status: r.status ?? r.state ?? 'queued',
+    hparams: { ...hyper, ...(r.budget ?? {}), ...(r.seed != null ? { seed: r.seed } : {}) },
+    status: r.status ?? 'queued',
     queue_position: r.queue_position ?? null,
-    created: r.created ?? r.created_at ?? '',
-    started: r.started ?? r.started_at ?? null,
-    finished: r.finished ?? r.finished_at ?? null,
-    result: r.result ?? r.summary ?? null,
-    error: r.error ?? '',
-    metrics: r.metrics ?? [],
-    steps: r.steps ?? r.hparams?.steps ?? null,
-    owner: (r.owner && typeof r.owner === 'object' ? r.owner.username : r.owner) ?? '',
+    created: r.created_at ?? '',
+    started: r.started_at ?? null,
+    finished: r.finished_at ?? null,
+    result: r.final_metrics && Object.keys(r.final_metrics).length ? r.final_metrics : null,
+    error: r.error_message ?? '',
+    metrics: [],
+    steps: hyper.steps ?? null,
+    owner: r.user ?? '',
   }
 }
 
@@ -126,38 +128,43 @@ export const login = (username: string, password: string) =>
   post<User>('/api/auth/login/', { username, password })
 export const logout = () => post('/api/auth/logout/')
 /** GET something harmless first so Django sets the csrftoken cookie. */
-export const primeCsrf = () => get('/api/me/').catch(() => null)
+export const primeCsrf = () => get('/api/auth/csrf/').catch(() => null)
 
 // ---- graphs ----------------------------------------------------------------------------
 
-export type GalleryScope = 'templates' | 'public' | 'mine' | 'starred'
+export type GalleryScope = 'templates' | 'public' | 'mine' | 'starred' | 'all'
 
 export interface GalleryQuery {
   scope: GalleryScope
   q?: string
-  family?: string
-  ordering?: string
+  /** Only graphs using this block type. */
+  block?: string
+  ordering?: 'recent' | 'stars' | 'forks'
   page?: number
 }
 
 export async function listGraphs(query: GalleryQuery): Promise<{ items: Graph[]; count: number }> {
-  const data = await get<any>(`/api/graphs/${qs({ ...query })}`)
+  const { scope, ...rest } = query
+  const data = await get<any>(`/api/graphs/${qs({ filter: scope, ...rest })}`)
   const list = items<any>(data).map(normGraph)
   return { items: list, count: data?.count ?? list.length }
 }
 export const getGraph = async (id: string | number) => normGraph(await get(`/api/graphs/${id}/`))
-export const createGraph = async (body: { name: string; description?: string; spec: Spec; visibility?: Visibility; message?: string }) =>
-  normGraph(await post('/api/graphs/', body))
+export const createGraph = async ({ name, ...body }: { name: string; description?: string; spec: Spec; visibility?: Visibility; message?: string }) =>
+  normGraph(await post('/api/graphs/', { title: name, ...body }))
 /** Saving a spec creates a new version with a message. */
-export const saveGraph = async (id: string | number, body: { spec?: Spec; message?: string; name?: string; description?: string; visibility?: Visibility }) =>
-  normGraph(await request('PATCH', `/api/graphs/${id}/`, body))
+export const saveGraph = async (id: string | number, { name, ...body }: { spec?: Spec; message?: string; name?: string; description?: string; visibility?: Visibility }) =>
+  normGraph(await request('PATCH', `/api/graphs/${id}/`, name !== undefined ? { title: name, ...body } : body))
 export const deleteGraph = (id: string | number) => request('DELETE', `/api/graphs/${id}/`)
-export const forkGraph = async (id: string | number, version?: number) =>
-  normGraph(await post(`/api/graphs/${id}/fork/`, version ? { version } : {}))
-export const listVersions = async (id: string | number) => items<GraphVersion>(await get(`/api/graphs/${id}/versions/`))
+export const forkGraph = async (id: string | number, title?: string) =>
+  normGraph(await post(`/api/graphs/${id}/fork/`, title ? { title } : {}))
+export const listVersions = async (id: string | number) =>
+  items<any>(await get(`/api/graphs/${id}/versions/?page_size=100`)).map((v): GraphVersion => ({
+    number: v.number, message: v.message ?? '', created: v.created_at ?? '', author: v.created_by ?? '',
+  }))
 export const getVersion = (id: string | number, n: number) => get<GraphVersion & { spec: Spec }>(`/api/graphs/${id}/versions/${n}/`)
-export const restoreVersion = async (id: string | number, n: number) =>
-  normGraph(await post(`/api/graphs/${id}/versions/${n}/restore/`))
+export const restoreVersion = (id: string | number, n: number) =>
+  post<{ number: number }>(`/api/graphs/${id}/versions/${n}/restore/`, { message: `Restored v${n}` })
 export const diffVersions = (id: string | number, a: number, b: number) =>
   get<any>(`/api/graphs/${id}/diff/${qs({ a, b })}`)
 export const setStar = (id: string | number, on: boolean) =>
@@ -183,19 +190,30 @@ export const exportUrl = (id: string | number, format: 'json' | 'py') => `/api/g
 export interface LaunchBody {
   task: string
   task_params: Params
+  /** Hyper-parameters and budget, sent flat (lr, batch_size, steps, seed, max_seconds, max_tokens). */
   hparams: Params
   version?: number
 }
-export const launchRun = async (graphId: string | number, body: LaunchBody) =>
-  normRun(await post(`/api/graphs/${graphId}/runs/`, body))
-export const listRuns = async (filter: { graph?: string | number; mine?: boolean; status?: string } = {}) =>
+export const launchRun = async (graphId: string | number, { hparams, ...body }: LaunchBody) =>
+  normRun(await post(`/api/graphs/${graphId}/runs/`, { ...hparams, ...body }))
+export const listRuns = async (filter: { graph?: string | number; task?: string; status?: string } = {}) =>
   items<any>(await get(`/api/runs/${qs(filter)}`)).map(normRun)
 export const getRun = async (id: string | number) => normRun(await get(`/api/runs/${id}/`))
 export const cancelRun = async (id: string | number) => normRun(await post(`/api/runs/${id}/cancel/`))
-export const getRunMetrics = async (id: string | number, since = 0) =>
-  items<MetricPoint>(await get(`/api/runs/${id}/metrics/${qs({ since })}`))
+export const getRunEvents = (id: string | number, since = 0) =>
+  get<{ run: number; status: string; events: RunMessage[]; last_seq: number }>(`/api/runs/${id}/metrics/${qs({ since })}`)
+
+export interface CompareResult {
+  steps: number[]
+  runs: {
+    id: number; graph: number; graph_title: string; version: number; task: string; status: string
+    hyper: Params; final_metrics: Record<string, unknown>
+    /** "<split>.<metric>" -> one value (or null) per step. */
+    series: Record<string, (number | null)[]>
+  }[]
+}
 export const compareRuns = (ids: (string | number)[]) =>
-  get<any>(`/api/runs/compare/${qs({ ids: ids.join(',') })}`)
+  get<CompareResult>(`/api/runs/compare/${qs({ ids: ids.join(',') })}`)
 
 /** The websocket address for a run, resuming after `since`. */
 export function runSocketUrl(id: string | number, since: number): string {
@@ -204,4 +222,7 @@ export function runSocketUrl(id: string | number, since: number): string {
 }
 
 export { normGraph, normRun }
+
+/** Whether this user may change the graph (its owner). */
+export const canEditGraph = (g: Graph, user: User | null) => Boolean(user && g.owner === user.username)
 export type { Params }

@@ -13,6 +13,7 @@ import { BLOCK_MIME } from './Palette'
 const nodeTypes: NodeTypes = { block: BlockNode, group: GroupNode }
 const defaultEdgeOptions = { type: 'smoothstep', interactionWidth: 16 }
 const proOptions = { hideAttribution: true }
+const fitViewOptions = { padding: 0.15, maxZoom: 1 }
 
 function minimapColor(n: FlowNode): string {
   return useEditor.getState().errorsByNode[n.id] ? '#eb3b5a' : n.type === 'group' ? '#d5dbe5' : '#8aa4d6'
@@ -65,6 +66,7 @@ export function Canvas({ readOnly }: { readOnly: boolean }) {
         onlyRenderVisibleElements={nodes.length > 120}
         minZoom={0.1}
         fitView
+        fitViewOptions={fitViewOptions}
         proOptions={proOptions}
       >
         <Background gap={20} size={1} />

@@ -2,7 +2,7 @@
 import { ReactFlowProvider, useReactFlow } from '@xyflow/react'
 import '@xyflow/react/dist/style.css'
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { createGraph, fetchBlocks, forkGraph, getGraph, saveGraph } from '../api'
+import { canEditGraph, createGraph, fetchBlocks, forkGraph, getGraph, saveGraph } from '../api'
 import { clearDraft, loadDraft, type Draft } from '../lib/drafts'
 import { autoLayout } from '../lib/layout'
 import { newSpec } from '../lib/specflow'
@@ -21,6 +21,8 @@ import { Toolbar } from './Toolbar'
 import { useAutosave } from './useAutosave'
 import { useLiveValidation } from './useLiveValidation'
 import { useShortcuts } from './useShortcuts'
+
+const FIT = { padding: 0.15, maxZoom: 1, duration: 150 }
 
 type Dialog = 'save' | 'share' | 'import' | 'export' | 'help' | null
 
@@ -57,7 +59,7 @@ function Editor({ graphId }: { graphId?: string }) {
     const s = useEditor.getState()
     const pos = await autoLayout(s.nodes, s.edges)
     useEditor.getState().setPositions(pos)
-    requestAnimationFrame(() => fitView({ padding: 0.15, duration: 200 }))
+    requestAnimationFrame(() => fitView(FIT))
   }, [fitView])
 
   // Load the registry, then the graph (or a template, or a draft, or a new graph).
@@ -67,11 +69,14 @@ function Editor({ graphId }: { graphId?: string }) {
       try {
         const store = useEditor.getState()
         if (!store.blocks.size) store.setBlocks(await fetchBlocks())
+        const session = useSession.getState()
+        const me = session.loaded ? session.user : await session.refresh()
         const template = query.get('template')
         let draft: Draft | null = null
         let needsLayout = false
         if (graphId) {
           const g = await getGraph(graphId)
+          g.can_edit = canEditGraph(g, me)
           const spec = g.spec
           serverSpec.current = g.spec
           draft = loadDraft(g.id)
@@ -98,7 +103,7 @@ function Editor({ graphId }: { graphId?: string }) {
         if (cancelled) return
         setStatus('ready')
         if (needsLayout) await layout()
-        requestAnimationFrame(() => fitView({ padding: 0.15 }))
+        requestAnimationFrame(() => fitView(FIT))
       } catch (e) {
         if (!cancelled) { setStatus('error'); setLoadError((e as Error).message) }
       }
@@ -167,7 +172,7 @@ function Editor({ graphId }: { graphId?: string }) {
     selectAll: () => st().selectAll(),
     save: () => !readOnly && user && setDialog('save'),
     layout: () => !readOnly && layout(),
-    fit: () => fitView({ padding: 0.15, duration: 200 }),
+    fit: () => fitView(FIT),
     help: () => setDialog('help'),
     palette: () => { setPaletteOpen(true); setTimeout(() => document.querySelector<HTMLInputElement>('.palette-search')?.focus(), 0) },
   })
@@ -224,7 +229,7 @@ function Editor({ graphId }: { graphId?: string }) {
           const needs = s.load(spec, s.meta, { dirty: true })
           useEditor.setState({ past })
           if (needs) void layout()
-          else requestAnimationFrame(() => fitView({ padding: 0.15 }))
+          else requestAnimationFrame(() => fitView(FIT))
         }} />
       )}
       {dialog === 'export' && (

@@ -4,10 +4,11 @@ import { diagramUrl, fetchBlocks, listGraphs, setStar, type GalleryScope } from 
 import { formatDate } from '../lib/format'
 import { Link, navigate, useLocation } from '../router'
 import { useSession } from '../store/session'
-import type { Graph } from '../types'
+import type { BlockType, Graph } from '../types'
 
 const SCOPES: { value: GalleryScope; label: string; auth?: boolean }[] = [
   { value: 'templates', label: 'Templates' },
+  { value: 'all', label: 'All' },
   { value: 'public', label: 'Public' },
   { value: 'mine', label: 'Mine', auth: true },
   { value: 'starred', label: 'Starred', auth: true },
@@ -18,26 +19,31 @@ export function GalleryPage() {
   const user = useSession((s) => s.user)
   const scope = (query.get('scope') as GalleryScope) || 'templates'
   const [q, setQ] = useState(query.get('q') ?? '')
-  const [family, setFamily] = useState(query.get('family') ?? '')
-  const [ordering, setOrdering] = useState(query.get('ordering') ?? '-updated')
-  const [families, setFamilies] = useState<string[]>([])
+  const [block, setBlock] = useState(query.get('block') ?? '')
+  const [ordering, setOrdering] = useState<'recent' | 'stars' | 'forks'>('recent')
+  const [blocks, setBlocks] = useState<BlockType[]>([])
   const [graphs, setGraphs] = useState<Graph[] | null>(null)
   const [error, setError] = useState('')
 
   useEffect(() => {
-    fetchBlocks().then((b) => setFamilies([...new Set(b.filter((x) => !x.structural).map((x) => x.family))])).catch(() => undefined)
+    fetchBlocks().then(setBlocks).catch(() => undefined)
   }, [])
 
   useEffect(() => {
     const t = setTimeout(() => {
       setError('')
-      listGraphs({ scope, q, family, ordering })
+      listGraphs({ scope, q, block, ordering })
         .then((r) => setGraphs(r.items))
         .catch((e) => { setGraphs([]); setError(e.message) })
     }, 200)
     return () => clearTimeout(t)
-  }, [scope, q, family, ordering])
+  }, [scope, q, block, ordering])
 
+  const families = useMemo(() => {
+    const out = new Map<string, BlockType[]>()
+    for (const b of blocks) if (!b.structural) out.set(b.family, [...(out.get(b.family) ?? []), b])
+    return [...out.entries()]
+  }, [blocks])
   const scopes = useMemo(() => SCOPES.filter((s) => !s.auth || user), [user])
   const setScope = (s: GalleryScope) => navigate(`/?scope=${s}`)
 
@@ -56,14 +62,18 @@ export function GalleryPage() {
       <div className="filters">
         <input type="search" placeholder="Search by name, description, block…" aria-label="Search architectures"
           value={q} onChange={(e) => setQ(e.target.value)} data-testid="gallery-search" />
-        <select aria-label="Block family" value={family} onChange={(e) => setFamily(e.target.value)} data-testid="gallery-family">
-          <option value="">All families</option>
-          {families.map((f) => <option key={f} value={f}>{f}</option>)}
+        <select aria-label="Uses block" value={block} onChange={(e) => setBlock(e.target.value)} data-testid="gallery-block">
+          <option value="">Any block</option>
+          {families.map(([family, list]) => (
+            <optgroup key={family} label={family}>
+              {list.map((b) => <option key={b.name} value={b.name}>{b.title}</option>)}
+            </optgroup>
+          ))}
         </select>
-        <select aria-label="Order" value={ordering} onChange={(e) => setOrdering(e.target.value)} data-testid="gallery-ordering">
-          <option value="-updated">Recently updated</option>
-          <option value="-stars">Most starred</option>
-          <option value="name">Name</option>
+        <select aria-label="Order" value={ordering} onChange={(e) => setOrdering(e.target.value as typeof ordering)} data-testid="gallery-ordering">
+          <option value="recent">Recently updated</option>
+          <option value="stars">Most starred</option>
+          <option value="forks">Most forked</option>
         </select>
       </div>
       {error && <p className="field-error" role="alert">{error}</p>}

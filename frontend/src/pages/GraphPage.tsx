@@ -1,7 +1,7 @@
 // A graph's page: its diagram, versions (restore, diff), forks and lineage, and runs.
 import { useCallback, useEffect, useState } from 'react'
 import {
-  diagramUrl, diffVersions, forkGraph, getGraph, getLineage, listRuns, listVersions, restoreVersion, setStar,
+  canEditGraph, diagramUrl, diffVersions, forkGraph, getGraph, getLineage, listRuns, listVersions, restoreVersion, setStar,
 } from '../api'
 import { formatDate, formatNumber } from '../lib/format'
 import { Link, navigate } from '../router'
@@ -12,7 +12,8 @@ export function GraphPage({ id }: { id: string }) {
   const user = useSession((s) => s.user)
   const [graph, setGraph] = useState<Graph | null>(null)
   const [error, setError] = useState('')
-  const reload = useCallback(() => getGraph(id).then(setGraph).catch((e) => setError(e.message)), [id])
+  const reload = useCallback(() => getGraph(id).then((g) => setGraph({ ...g, can_edit: canEditGraph(g, user) }))
+    .catch((e) => setError(e.message)), [id, user])
   useEffect(() => { void reload() }, [reload])
 
   if (error) return <main className="page"><p className="field-error" role="alert">{error}</p></main>
@@ -138,12 +139,12 @@ function Lineage({ id }: { id: string | number }) {
       <h2>Lineage</h2>
       {ancestors.length > 0 && (
         <ol className="lineage">
-          {ancestors.map((g) => <li key={g.id}><Link to={`/graphs/${g.id}`}>{g.name}</Link>{g.version ? ` (v${g.version})` : ''}</li>)}
+          {ancestors.map((g) => <li key={g.id}><Link to={`/graphs/${g.id}`}>{g.title}</Link> <span className="muted small">{g.owner}</span></li>)}
         </ol>
       )}
       <h3 className="small">Forks ({forks.length})</h3>
       {forks.length ? (
-        <ul>{forks.map((g) => <li key={g.id}><Link to={`/graphs/${g.id}`}>{g.name}</Link> <span className="muted small">{g.owner?.username ?? g.owner ?? ''}</span></li>)}</ul>
+        <ul>{forks.map((g) => <li key={g.id} data-testid={`fork-${g.id}`}><Link to={`/graphs/${g.id}`}>{g.title}</Link> <span className="muted small">{g.owner}</span></li>)}</ul>
       ) : <p className="muted small">No forks yet.</p>}
     </section>
   )
