@@ -58,29 +58,46 @@ def bigbird_block_layout(
     0..global_blocks−1; then random earlier blocks drawn without replacement from those
     not already covered. Slots with nothing to read (early blocks) are invalid
     (index 0, valid False). Every block appears at most once per row and every listed
-    block is <= the query block, so the pattern is causal. Row n depends only on n and
-    the generator's draws for rows < n, so the layout for a shorter sequence is a prefix.
+    block is <= the query block, so the pattern is causal. Row n's draw uses only the
+    n-th row of uniforms taken from the generator, so the layout for a shorter sequence
+    is a prefix of the layout for a longer one.
     """
-    K = 1 + window_blocks + global_blocks + random_blocks
-    index = torch.zeros(num_blocks, K, dtype=torch.long)
-    valid = torch.zeros(num_blocks, K, dtype=torch.bool)
-    for n in range(num_blocks):
-        index[n, 0], valid[n, 0] = n, True
-        for w in range(1, window_blocks + 1):
-            if n - w >= 0:
-                index[n, w], valid[n, w] = n - w, True
-        first_window = n - window_blocks  # blocks >= this are own or window
-        for gidx in range(global_blocks):
-            slot = 1 + window_blocks + gidx
-            if gidx < first_window:
-                index[n, slot], valid[n, slot] = gidx, True
-        candidates = first_window - global_blocks  # blocks global_blocks .. first_window-1
-        if candidates > 0 and random_blocks > 0:
-            picks = torch.randperm(candidates, generator=generator)[:random_blocks] + global_blocks
-            start = 1 + window_blocks + global_blocks
-            index[n, start:start + len(picks)] = picks
-            valid[n, start:start + len(picks)] = True
-    return index, valid
+    n = torch.arange(num_blocks).unsqueeze(1)  # (N, 1)
+    window = n - torch.arange(1, window_blocks + 1)  # (N, wb): n−1 .. n−wb
+    globals_ = torch.arange(global_blocks).expand(num_blocks, -1)  # (N, gb)
+    first_window = n - window_blocks  # blocks >= this are the own block or the window
+    fixed_index = torch.cat([n, window, globals_], dim=1)
+    fixed_valid = torch.cat([torch.ones_like(n, dtype=torch.bool), window >= 0, globals_ < first_window], dim=1)
+
+    # Random slots: r distinct blocks from global_blocks .. first_window−1 by Floyd's
+    # sampling, O(r) per row (a randperm per row would be O(N²) for long sequences).
+    uniforms = torch.rand(num_blocks, random_blocks, generator=generator).tolist()
+    rows = [sample_distinct(row - window_blocks - global_blocks, random_blocks, uniforms[row])
+            for row in range(num_blocks)]
+    random_valid = torch.tensor([[slot < len(picks) for slot in range(random_blocks)] for picks in rows],
+                                dtype=torch.bool).view(num_blocks, random_blocks)
+    random_index = torch.tensor([picks + [0] * (random_blocks - len(picks)) for picks in rows],
+                                dtype=torch.long).view(num_blocks, random_blocks) + global_blocks
+    index = torch.cat([fixed_index, random_index], dim=1)
+    valid = torch.cat([fixed_valid, random_valid], dim=1)
+    return index.masked_fill(~valid, 0), valid
+
+
+def sample_distinct(population: int, count: int, uniforms: list[float]) -> list[int]:
+    """min(count, population) distinct integers from range(population), uniformly (Floyd's algorithm).
+
+    ``uniforms`` holds ``count`` numbers in [0, 1), the only randomness used.
+    """
+    if population <= count:
+        return list(range(max(population, 0)))
+    chosen: list[int] = []
+    taken: set[int] = set()
+    for u, j in zip(uniforms, range(population - count, population)):
+        t = min(int(u * (j + 1)), j)  # uniform in 0..j
+        pick = j if t in taken else t
+        taken.add(pick)
+        chosen.append(pick)
+    return chosen
 
 
 def bigbird_block_mask(valid: torch.Tensor, block: int) -> torch.Tensor:

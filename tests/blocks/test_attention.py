@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from blocks.library.attention import orthogonal_random_features
-from blocks.ops.attention_masks import bigbird_block_layout
+from blocks.ops.attention_masks import bigbird_block_layout, sample_distinct
 from blocks.registry import get_block
 
 D, L, B, MAX_LEN = 16, 19, 2, 32
@@ -260,6 +260,24 @@ def test_bigbird_layout_lists_each_earlier_block_at_most_once():
         assert len(listed) == len(set(listed)) and max(listed) == n and listed[0] == n
         expected = min(n + 1, 1 + 1 + 2 + 3)  # own + window + globals + randoms, when there are enough blocks
         assert len(listed) == expected
+
+
+def test_bigbird_layout_for_a_shorter_sequence_is_a_prefix_of_the_longer_one():
+    short = bigbird_block_layout(8, 1, 1, 2, torch.Generator().manual_seed(5))
+    long = bigbird_block_layout(20, 1, 1, 2, torch.Generator().manual_seed(5))
+    assert torch.equal(short[0], long[0][:8]) and torch.equal(short[1], long[1][:8])
+
+
+def test_sample_distinct_draws_distinct_members_and_all_of_a_small_population():
+    g = torch.Generator().manual_seed(0)
+    counts = torch.zeros(6)
+    for _ in range(3000):
+        picks = sample_distinct(6, 2, torch.rand(2, generator=g).tolist())
+        assert len(set(picks)) == 2 and all(0 <= p < 6 for p in picks)
+        counts[picks] += 1
+    assert (counts / counts.sum() - 1 / 6).abs().max() < 0.02, counts  # uniform over members
+    assert sorted(sample_distinct(3, 5, [0.5] * 5)) == [0, 1, 2]
+    assert sample_distinct(0, 2, [0.1, 0.2]) == []
 
 
 # ----------------------------------------------------------------------------- Linformer
