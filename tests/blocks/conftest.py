@@ -46,6 +46,10 @@ def mlp_chain() -> dict:
 
 @pytest.fixture
 def hybrid_spec() -> dict:
+    return build_hybrid_spec()
+
+
+def build_hybrid_spec() -> dict:
     """Every structural feature at once: positions, repeat, merge, chunk with both slots, untied head."""
     nodes = [
         {"id": "in", "type": "input", "params": {"positions": "learned"}},
