@@ -1,5 +1,7 @@
 """The linear_attention op: chunked == quadratic reference == recurrent loop, causality, gradients."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from blocks.ops.linear_attention import (
@@ -95,3 +97,23 @@ def test_rejects_mismatched_shapes():
         linear_attention(q, k[:, :-1], v)
     with pytest.raises(AssertionError, match="v must be"):
         linear_attention(q, k, v[:, :-1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    length=st.integers(1, 24),
+    chunk_size=st.integers(1, 30),
+    key_dim=st.integers(1, 5),
+    value_dim=st.integers(1, 5),
+    normalize=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_chunked_matches_reference_for_any_shape(length, chunk_size, key_dim, value_dim, normalize, seed):
+    g = torch.Generator().manual_seed(seed)
+    q, k = (torch.randn(1, length, 2, key_dim, generator=g) for _ in range(2))
+    v = torch.randn(1, length, 2, value_dim, generator=g)
+    if normalize:
+        q, k = q.exp(), k.exp()  # any positive feature map
+    expected = linear_attention_naive(q, k, v, normalize=normalize)
+    torch.testing.assert_close(linear_attention_chunked(q, k, v, normalize=normalize, chunk_size=chunk_size),
+                               expected, atol=1e-5, rtol=1e-5)
