@@ -464,7 +464,9 @@ def _diagram_bytes(graph: Graph, fmt: str) -> bytes:
 class GraphDiagramApi(ApiView):
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY}, summary="Diagram of the current spec")
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(DIAGRAM_CONTENT_TYPES))],
+        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY}, summary="Diagram of the current spec")
     def get(self, request, graph_id: int, fmt: str):
         graph = _owned_or_readable(request, graph_id)
         return HttpResponse(_diagram_bytes(graph, fmt), content_type=DIAGRAM_CONTENT_TYPES[fmt])
