@@ -111,7 +111,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+        # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's
+        # 5 s blocking pop: an idle websocket consumer then dies with TimeoutError. Read longer.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "capacity": 5000,
+            "expiry": 60,
+        },
     }
 }
 
