@@ -397,6 +397,27 @@ class BigBirdAttention(nn.Module):
         y = y.reshape(B, self.proj.heads, N * b, -1)[:, :, :L]  # (B, H, L, hd)
         return self.proj.out(y)
 
+    def init_state(self, batch_size: int, device=None, dtype=None) -> dict:
+        """A full KV cache: random blocks may point anywhere in the past."""
+        empty = torch.zeros(batch_size, self.proj.heads, 0, self.proj.head_dim, device=device, dtype=dtype)
+        return {"k": empty, "v": empty.clone(), "pos": 0}
+
+    def step(self, x_t: torch.Tensor, state: dict):
+        """x_t (B, D) -> (y_t, state): attend to the cached positions of this block's listed key blocks."""
+        t, b = state["pos"], self.block_size
+        n = t // b
+        assert n < self.key_block_index.shape[0], f"position {t} exceeds max_seq_len"
+        q, k, v = self.proj.qkv(x_t.unsqueeze(1))  # (B, H, 1, hd)
+        if self.position == "rope":
+            positions = torch.tensor([t], device=x_t.device)
+            q, k = rope(q, positions), rope(k, positions)
+        k_all, v_all = torch.cat([state["k"], k], dim=2), torch.cat([state["v"], v], dim=2)
+        listed = self.key_block_index[n][self.key_block_valid[n]]  # key blocks of block n
+        visible = (listed.unsqueeze(1) * b + torch.arange(b, device=listed.device)).flatten()
+        visible = visible[visible <= t]  # the own block only up to t; listed others are wholly past
+        y = F.scaled_dot_product_attention(q, k_all[:, :, visible], v_all[:, :, visible])
+        return self.proj.out(y).squeeze(1), {"k": k_all, "v": v_all, "pos": t + 1}
+
     def dense_mask(self, length: int) -> torch.Tensor:
         N = -(-length // self.block_size)
         return bigbird_dense_mask(self.key_block_index[:N], self.key_block_valid[:N], self.block_size, length)
@@ -442,6 +463,7 @@ register(BlockType(
     cost=bigbird_cost,
     complexity="O(L·b)",  # each query scores (1 + window + global + random) · block_size keys
     causal=True,
+    recurrent=True,
     check=bigbird_check,
     tags=("softmax", "sparse", "random"),
 ))
@@ -460,6 +482,7 @@ class LinformerAttention(nn.Module):
     E[:, :n·c]·K[:n·c] (the paper's projection restricted to the past, computed as a
     prefix sum of per-chunk projections), and (b) the tokens of its own chunk up to
     itself, exactly. Nothing after the query is used. Memory O(L·(proj_len + chunk_size)).
+    Its step form carries the running projection of completed chunks plus the current chunk.
     """
 
     def __init__(self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, heads: int = 4,
@@ -503,6 +526,34 @@ class LinformerAttention(nn.Module):
         mask = torch.cat([has_past, own], dim=-1)  # (N, c, r + c)
         y = F.scaled_dot_product_attention(chunks(q), keys, values, attn_mask=mask)
         return self.proj.out(y.reshape(B, H, N * c, -1)[:, :, :L])
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> dict:
+        """Causal variant only: the projection of completed chunks, of the current chunk so far,
+        and the current chunk's raw keys/values. Memory O(proj_len + chunk_size) per head."""
+        assert self.causal, "the bidirectional Linformer has no step form (it reads future tokens)"
+        H, hd, r = self.proj.heads, self.proj.head_dim, self.key_compress.shape[0]
+        slots = torch.zeros(batch_size, H, r, hd, device=device, dtype=dtype)
+        empty = torch.zeros(batch_size, H, 0, hd, device=device, dtype=dtype)
+        return {"k_past": slots, "v_past": slots, "k_pending": slots, "v_pending": slots,
+                "k_chunk": empty, "v_chunk": empty, "pos": 0}
+
+    def step(self, x_t: torch.Tensor, state: dict):
+        t, c = state["pos"], self.chunk_size
+        assert t < self.max_seq_len, f"position {t} exceeds max_seq_len {self.max_seq_len}"
+        q, k, v = self.proj.qkv(x_t.unsqueeze(1))  # (B, H, 1, hd)
+        k_chunk, v_chunk = torch.cat([state["k_chunk"], k], dim=2), torch.cat([state["v_chunk"], v], dim=2)
+        k_pending = state["k_pending"] + torch.einsum("r,bhd->bhrd", self.key_compress[:, t], k[:, :, 0])
+        v_pending = state["v_pending"] + torch.einsum("r,bhd->bhrd", self.value_compress[:, t], v[:, :, 0])
+        keys, values = k_chunk, v_chunk
+        if t >= c:  # some chunk is complete: its projection is visible
+            keys, values = torch.cat([state["k_past"], keys], dim=2), torch.cat([state["v_past"], values], dim=2)
+        y = self.proj.out(F.scaled_dot_product_attention(q, keys, values)).squeeze(1)
+        state = dict(state, k_chunk=k_chunk, v_chunk=v_chunk, k_pending=k_pending, v_pending=v_pending, pos=t + 1)
+        if (t + 1) % c == 0:  # chunk complete: fold it into the past projection
+            zero = torch.zeros_like(k_pending)
+            state.update(k_past=state["k_past"] + k_pending, v_past=state["v_past"] + v_pending,
+                         k_pending=zero, v_pending=zero, k_chunk=k_chunk[:, :, :0], v_chunk=v_chunk[:, :, :0])
+        return y, state
 
     def dense_reference(self, x: torch.Tensor) -> torch.Tensor:
         """Causal variant, query by query with explicit past projections. For tests: O(L²·r)."""
@@ -563,6 +614,7 @@ register(BlockType(
     cost=linformer_cost,
     complexity="O(L·k)",
     causal=lambda p: bool(p["causal"]),
+    recurrent=True,  # the causal variant; the bidirectional one refuses init_state
     check=linformer_check,
     tags=("low-rank",),
 ))

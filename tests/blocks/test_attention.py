@@ -289,6 +289,11 @@ def test_causal_linformer_matches_query_by_query_reference(chunk_size, length):
     torch.testing.assert_close(module(x), module.dense_reference(x), atol=1e-5, rtol=1e-5)
 
 
+def test_noncausal_linformer_refuses_a_step_form():
+    with pytest.raises(AssertionError, match="no step form"):
+        build("linformer_attention", {"causal": False}).init_state(B)
+
+
 def test_noncausal_linformer_is_attention_over_length_projected_keys():
     module = build("linformer_attention", {"causal": False, "proj_len": 6, "heads": 2})
     x = data()
