@@ -4,11 +4,17 @@ import { memo } from 'react'
 import { useEditor } from '../store/editor'
 import type { FlowNode } from '../lib/specflow'
 import { summariseParams } from './summary'
+import { groupSlots } from '../lib/groups'
 
 export const BlockNode = memo(function BlockNode({ id, data, selected }: NodeProps<FlowNode>) {
   const block = useEditor((s) => s.blocks.get(data.blockType))
   const errors = useEditor((s) => s.errorsByNode[id])
   const invalid = Boolean(errors?.length)
+  const slotIndex = useEditor((s) => {
+    if (!data.slot) return -1
+    const parent = s.nodes.find((n) => n.id === s.nodes.find((x) => x.id === id)?.parentId)
+    return parent ? (groupSlots(s.blocks.get(parent.data.blockType)) ?? []).indexOf(data.slot) : -1
+  })
   const isInput = data.blockType === 'input'
   const isOutput = data.blockType === 'output'
   const title = errors?.map((e) => `${e.field}: ${e.message}`).join('\n')
@@ -27,6 +33,7 @@ export const BlockNode = memo(function BlockNode({ id, data, selected }: NodePro
       </div>
       <div className="block-node-sub">
         <code>{id}</code>
+        {data.slot && <span className={`slot-chip slot-${slotIndex}`} data-testid={`slot-${id}`}>{data.slot}</span>}
         <span className="block-node-params">{summariseParams(block, data.params)}</span>
       </div>
       {invalid && <div className="node-error" role="alert" data-testid={`node-error-${id}`}>{errors![0].message}</div>}

@@ -4,19 +4,19 @@ import {
 } from '@xyflow/react'
 import { useCallback, type DragEvent } from 'react'
 import { useEditor } from '../store/editor'
-import type { FlowEdge, FlowNode } from '../lib/specflow'
+import { BLOCK_NODE, GROUP_NODE, type FlowEdge, type FlowNode } from '../lib/specflow'
 import { BlockNode } from './BlockNode'
 import { GroupNode } from './GroupNode'
 import { BLOCK_MIME } from './Palette'
 
 // Module scope: React Flow re-renders everything if nodeTypes changes identity.
-const nodeTypes: NodeTypes = { block: BlockNode, group: GroupNode }
+const nodeTypes: NodeTypes = { [BLOCK_NODE]: BlockNode, [GROUP_NODE]: GroupNode }
 const defaultEdgeOptions = { type: 'smoothstep', interactionWidth: 16 }
 const proOptions = { hideAttribution: true }
 const fitViewOptions = { padding: 0.15, maxZoom: 1 }
 
 function minimapColor(n: FlowNode): string {
-  return useEditor.getState().errorsByNode[n.id] ? '#eb3b5a' : n.type === 'group' ? '#d5dbe5' : '#8aa4d6'
+  return useEditor.getState().errorsByNode[n.id] ? '#eb3b5a' : n.type === GROUP_NODE ? '#d5dbe5' : '#8aa4d6'
 }
 
 export function Canvas({ readOnly }: { readOnly: boolean }) {

@@ -25,13 +25,11 @@ export const GroupNode = memo(function GroupNode({ id, data, selected }: NodePro
         <strong>{block?.title ?? data.blockType}</strong> <code>{id}</code>
         <span className="block-node-params">{summariseParams(block, data.params)}</span>
       </div>
-      <div className="group-lanes">
-        {slots.map((slot) => (
-          <div key={String(slot)} className="group-lane" data-slot={slot ?? ''}>
-            {slot && <span className="group-lane-label">{slot}</span>}
-          </div>
-        ))}
-      </div>
+      {slots.length > 1 && (
+        <div className="group-slots small muted" title="Drop a block on the left half for the first slot, the right half for the second; change it in the inspector">
+          slots: {slots.map((s, i) => <span key={String(s)} className={`slot-chip slot-${i}`}>{s}</span>)}
+        </div>
+      )}
       {invalid && <div className="node-error" role="alert" data-testid={`node-error-${id}`}>{errors![0].message}</div>}
       <Handle type="source" position={Position.Bottom} id="out" />
     </div>

@@ -1,7 +1,7 @@
 // Auto-layout with elkjs (layered, top to bottom), groups laid out with their sub-graphs.
 // elkjs is loaded on first use so it stays out of the initial bundle.
 import type { FlowEdge, FlowNode } from './specflow'
-import { GROUP_H, GROUP_W, NODE_H, NODE_W } from './specflow'
+import { GROUP_H, GROUP_NODE, GROUP_W, NODE_H, NODE_W } from './specflow'
 
 type Positions = Record<string, { x: number; y: number; w?: number; h?: number }>
 
@@ -32,7 +32,7 @@ export async function autoLayout(nodes: FlowNode[], edges: FlowEdge[]): Promise<
   const elk = new ELK()
   const elkNodes = new Map<string, ElkNode>()
   for (const n of nodes) {
-    const isGroup = n.type === 'group'
+    const isGroup = n.type === GROUP_NODE
     elkNodes.set(n.id, {
       id: n.id,
       ...(isGroup ? { children: [], edges: [], layoutOptions: GROUP_OPTIONS } : {
@@ -54,13 +54,13 @@ export async function autoLayout(nodes: FlowNode[], edges: FlowEdge[]): Promise<
   // Empty groups get a default size.
   for (const n of nodes) {
     const en = elkNodes.get(n.id)!
-    if (n.type === 'group' && !en.children!.length) { en.width = GROUP_W; en.height = GROUP_H; delete en.children }
+    if (n.type === GROUP_NODE && !en.children!.length) { en.width = GROUP_W; en.height = GROUP_H; delete en.children }
   }
   const out = (await elk.layout(root as any)) as ElkNode
   const positions: Positions = {}
   const walk = (node: ElkNode) => {
     for (const c of node.children ?? []) {
-      const isGroup = byId.get(c.id)?.type === 'group'
+      const isGroup = byId.get(c.id)?.type === GROUP_NODE
       positions[c.id] = {
         x: Math.round(c.x ?? 0), y: Math.round(c.y ?? 0),
         ...(isGroup ? { w: Math.max(260, Math.round(c.width ?? GROUP_W)), h: Math.max(160, Math.round(c.height ?? GROUP_H)) } : {}),

@@ -18,7 +18,11 @@ export const DEFAULT_MODEL: ModelSettings = {
   d_model: 128, max_seq_len: 512, norm: 'rmsnorm', tie_embeddings: true, allow_noncausal: false,
 }
 
-export const NODE_W = 200
+/** React Flow node types (not "group": xyflow styles that name itself). */
+export const BLOCK_NODE = 'block'
+export const GROUP_NODE = 'blockGroup'
+
+export const NODE_W = 220
 export const NODE_H = 64
 export const GROUP_W = 460
 export const GROUP_H = 260
@@ -61,7 +65,7 @@ export function specToFlow(spec: Spec, blocks: Map<string, BlockType>): { nodes:
     const group = isGroupBlock(blocks.get(n.type))
     const node: FlowNode = {
       id: n.id,
-      type: group ? 'group' : 'block',
+      type: group ? GROUP_NODE : BLOCK_NODE,
       position: pos ? { x: pos.x, y: pos.y } : { x: 0, y: i * 100 },
       data: { blockType: n.type, params: { ...(n.params ?? {}) }, ...(n.slot ? { slot: n.slot } : {}) },
     }
@@ -81,7 +85,7 @@ export function specToFlow(spec: Spec, blocks: Map<string, BlockType>): { nodes:
 function sizeOf(n: FlowNode): { w?: number; h?: number } {
   const w = Number(n.style?.width ?? n.measured?.width ?? n.width)
   const h = Number(n.style?.height ?? n.measured?.height ?? n.height)
-  return n.type === 'group' ? { w: Math.round(w || GROUP_W), h: Math.round(h || GROUP_H) } : {}
+  return n.type === GROUP_NODE ? { w: Math.round(w || GROUP_W), h: Math.round(h || GROUP_H) } : {}
 }
 
 export function flowToSpec(nodes: FlowNode[], edges: FlowEdge[], model: ModelSettings): Spec {

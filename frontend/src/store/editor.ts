@@ -6,7 +6,7 @@ import { create } from 'zustand'
 import type { BlockType, CostSummary, ModelSettings, Params, Spec, SpecError, Visibility } from '../types'
 import { groupSlots, isEndpoint, isGroupBlock } from '../lib/groups'
 import {
-  DEFAULT_MODEL, GROUP_H, GROUP_W, NODE_H, NODE_W, absolutePosition, createsCycle, defaultParams,
+  BLOCK_NODE, DEFAULT_MODEL, GROUP_H, GROUP_NODE, GROUP_W, NODE_H, NODE_W, absolutePosition, createsCycle, defaultParams,
   descendants, flowToSpec, freshId, makeEdge, sortParentsFirst, specToFlow,
   type FlowEdge, type FlowNode,
 } from '../lib/specflow'
@@ -82,7 +82,7 @@ function groupAt(point: { x: number; y: number }, nodes: FlowNode[], blocks: Map
   const byId = new Map(nodes.map((n) => [n.id, n]))
   let best: { node: FlowNode; depth: number; abs: { x: number; y: number } } | null = null
   for (const n of nodes) {
-    if (n.type !== 'group' || skip.has(n.id)) continue
+    if (n.type !== GROUP_NODE || skip.has(n.id)) continue
     const abs = absolutePosition(n, byId)
     const w = Number(n.style?.width ?? GROUP_W)
     const h = Number(n.style?.height ?? GROUP_H)
@@ -212,7 +212,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       const hit = isEndpoint(type) ? null : groupAt(at, s.nodes, s.blocks, new Set())
       const node: FlowNode = {
         id,
-        type: group ? 'group' : 'block',
+        type: group ? GROUP_NODE : BLOCK_NODE,
         position: hit ? { x: at.x - hit.abs.x, y: at.y - hit.abs.y } : { x: at.x - NODE_W / 2, y: at.y - NODE_H / 2 },
         data: { blockType: type, params: defaultParams(block), ...(hit?.slot ? { slot: hit.slot } : {}) },
         selected: true,
@@ -247,8 +247,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       if (!node || isEndpoint(node.data.blockType)) return
       const byId = new Map(s.nodes.map((n) => [n.id, n]))
       const abs = absolutePosition(node, byId)
-      const w = node.type === 'group' ? Number(node.style?.width ?? GROUP_W) : (node.measured?.width ?? NODE_W)
-      const h = node.type === 'group' ? Number(node.style?.height ?? GROUP_H) : (node.measured?.height ?? NODE_H)
+      const w = node.type === GROUP_NODE ? Number(node.style?.width ?? GROUP_W) : (node.measured?.width ?? NODE_W)
+      const h = node.type === GROUP_NODE ? Number(node.style?.height ?? GROUP_H) : (node.measured?.height ?? NODE_H)
       const center = { x: abs.x + w / 2, y: abs.y + h / 2 }
       const skip = descendants(id, s.nodes)
       skip.add(id)
@@ -364,7 +364,7 @@ export const useEditor = create<EditorState>()((set, get) => {
           const p = pos[n.id]
           if (!p) return n
           const out: FlowNode = { ...n, position: { x: p.x, y: p.y } }
-          if (n.type === 'group' && p.w && p.h) out.style = { ...n.style, width: p.w, height: p.h }
+          if (n.type === GROUP_NODE && p.w && p.h) out.style = { ...n.style, width: p.w, height: p.h }
           return out
         }),
       })
