@@ -87,6 +87,16 @@ def test_chunked_selective_scan_matches_reference(chunk_size):
     torch.testing.assert_close(fast, ref, atol=TOL, rtol=TOL)
 
 
+@pytest.mark.parametrize("delta_scale", [0.01, 3.0, 40.0])
+def test_chunked_selective_scan_is_exact_for_slow_medium_and_fast_decays(delta_scale):
+    """Small steps keep whole log-space chunks, medium ones shorten them, huge ones need the
+    position loop: every regime gives the reference numbers."""
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=40)
+    delta = delta.abs() * delta_scale
+    fast = selective_scan(u, delta, A, B, C, D=D, chunk_size=16)
+    torch.testing.assert_close(fast, selective_scan_ref(u, delta, A, B, C, D=D), atol=TOL, rtol=TOL)
+
+
 def test_selective_scan_without_optional_arguments_is_the_bare_recurrence():
     u, delta, A, B, C, *_ = _scan_inputs(length=9)
     delta = delta.abs()
