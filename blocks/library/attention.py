@@ -143,7 +143,10 @@ class SoftmaxAttention(nn.Module):
         self.max_seq_len, self.position = max_seq_len, position
         self.proj = MultiHeadProjections(d_model, heads, kv_heads or heads, bias)
         assert position != "rope" or self.proj.head_dim % 2 == 0, "rope needs an even head size"
-        self.pos_emb = nn.Embedding(max_seq_len, d_model) if position == "learned" else None
+        self.pos_emb = None
+        if position == "learned":
+            self.pos_emb = nn.Embedding(max_seq_len, d_model)
+            nn.init.normal_(self.pos_emb.weight, std=0.02)  # GPT-2's scale: small next to the normed input
 
     def _project(self, x: torch.Tensor, positions: torch.Tensor):
         if self.pos_emb is not None:
@@ -798,6 +801,11 @@ def fnet_cost(d_model: int, seq_len: int, p: dict) -> Cost:
     return Cost(0, flops, float(BYTES_PER_FLOAT * seq_len * d_model * 2))  # complex intermediate
 
 
+def fnet_check(d_model: int, max_seq_len: int, p: dict):
+    # No parameters; non-causality is the validator's business (model.allow_noncausal).
+    return []
+
+
 register(BlockType(
     name="fnet",
     family="attention",
@@ -810,6 +818,6 @@ register(BlockType(
     cost=fnet_cost,
     complexity="O(L log L)",
     causal=False,
-    check=lambda d_model, max_seq_len, p: [],
+    check=fnet_check,
     tags=("fourier", "non-causal", "parameter-free"),
 ))
