@@ -116,6 +116,23 @@ class MultiHeadProjections(nn.Module):
         return self.out_proj(merge_heads(y))
 
 
+def blocked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Attention inside blocks: q (B, H, N, b, hd), k and v (B, H, N, K, hd), mask (N, b, K) -> (B, H, N, b, hd).
+
+    Blocks are folded into SDPA's head dimension so it gets the 4-D inputs its fused
+    (memory-efficient) kernels accept; the math fallback would keep the same (N, b, K) scores.
+    """
+    B, H, N, b, hd = q.shape
+    K = k.shape[3]
+    y = F.scaled_dot_product_attention(
+        q.reshape(B, H * N, b, hd),
+        k.reshape(B, H * N, K, hd),
+        v.reshape(B, H * N, K, v.shape[-1]),
+        attn_mask=mask.unsqueeze(0).expand(H, N, b, K).reshape(H * N, b, K),
+    )
+    return y.view(B, H, N, b, -1)
+
+
 def multi_head_params(d_model: int, heads: int, kv_heads: int, bias: bool) -> int:
     kv_dim = 2 * kv_heads * (d_model // heads)
     return 2 * linear_params(d_model, d_model, bias) + linear_params(d_model, kv_dim, bias)
@@ -267,7 +284,7 @@ class SlidingWindowAttention(nn.Module):
             glob = t[:, :, :g].unsqueeze(2).expand(-1, -1, N, -1, -1)  # (B, H, N, g, hd)
             return torch.cat([glob, previous, tb], dim=3)  # (B, H, N, g + 2b, hd)
 
-        y = F.scaled_dot_product_attention(blocks(q), with_neighbours(k), with_neighbours(v), attn_mask=mask)
+        y = blocked_attention(blocks(q), with_neighbours(k), with_neighbours(v), mask)  # (B, H, N, b, hd)
         y = y.reshape(B, self.proj.heads, N * block, -1)[:, :, :L]  # (B, H, L, hd)
         return self.proj.out(y)
 
@@ -396,7 +413,7 @@ class BigBirdAttention(nn.Module):
             return blocks(t)[:, :, index].reshape(B, self.proj.heads, N, K * b, -1)
 
         mask = bigbird_block_mask(valid, b)  # (N, b, K·b)
-        y = F.scaled_dot_product_attention(blocks(q), gathered(k), gathered(v), attn_mask=mask)
+        y = blocked_attention(blocks(q), gathered(k), gathered(v), mask)  # (B, H, N, b, hd)
         y = y.reshape(B, self.proj.heads, N * b, -1)[:, :, :L]  # (B, H, L, hd)
         return self.proj.out(y)
 
@@ -527,7 +544,7 @@ class LinformerAttention(nn.Module):
         has_past = (torch.arange(N, device=x.device) > 0).view(N, 1, 1).expand(N, c, r)
         own = torch.ones(c, c, dtype=torch.bool, device=x.device).tril().expand(N, c, c)
         mask = torch.cat([has_past, own], dim=-1)  # (N, c, r + c)
-        y = F.scaled_dot_product_attention(chunks(q), keys, values, attn_mask=mask)
+        y = blocked_attention(chunks(q), keys, values, mask)  # (B, H, N, c, hd)
         return self.proj.out(y.reshape(B, H, N * c, -1)[:, :, :L])
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> dict:

@@ -15,6 +15,7 @@ from blocks.library.attention import (
     BYTES_PER_FLOAT,
     HEADS_PARAM,
     MultiHeadProjections,
+    blocked_attention,
     causal_keys_per_query,
     heads_check,
     make_cost,
@@ -155,7 +156,7 @@ class SegmentRecurrentAttention(nn.Module):
         has_cache = (torch.arange(N, device=x.device) > 0).view(N, 1, 1).expand(N, s, s)
         own = torch.ones(s, s, dtype=torch.bool, device=x.device).tril().expand(N, s, s)
         mask = torch.cat([has_cache, own], dim=-1)  # (N, s, 2s): lower-right causal
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, N, s, hd)
+        y = blocked_attention(q, k, v, mask)  # (B, H, N, s, hd)
         return self.proj.out(y.reshape(B, H, N * s, -1)[:, :, :L])
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> dict:
