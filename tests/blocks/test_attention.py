@@ -52,6 +52,21 @@ def test_cost_params_equal_module_parameters(name, params):
         assert list(entry.check(d_model, MAX_LEN, resolved)) == []
 
 
+@pytest.mark.parametrize("name,params", ALL_SETTINGS)
+def test_cost_per_token_grows_with_length_as_the_complexity_class_says(name, params):
+    entry = get_block(name)
+    resolved = entry.resolve_params(params)
+    short, long = entry.cost(64, 1024, resolved), entry.cost(64, 4096, resolved)
+    ratio = long.flops_per_token / short.flops_per_token
+    if entry.complexity == "O(L^2)":
+        assert ratio > 1.5, ratio  # attention flops per token grow linearly in L
+    elif "log" in entry.complexity:
+        assert 1.0 < ratio < 1.5, ratio
+    else:
+        assert ratio == pytest.approx(1.0), ratio  # constant work per token
+    assert long.activation_bytes > short.activation_bytes
+
+
 @pytest.mark.parametrize("name,params", CAUSAL_SETTINGS)
 def test_perturbing_future_tokens_leaves_past_outputs_unchanged(name, params):
     assert get_block(name).is_causal(get_block(name).resolve_params(params))

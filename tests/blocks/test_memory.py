@@ -42,6 +42,17 @@ def test_cost_params_equal_module_parameters(name, params):
 
 
 @pytest.mark.parametrize("name,params", SETTINGS)
+def test_cost_per_token_grows_with_length_as_the_complexity_class_says(name, params):
+    entry = get_block(name)
+    resolved = entry.resolve_params(params)
+    ratio = entry.cost(64, 4096, resolved).flops_per_token / entry.cost(64, 1024, resolved).flops_per_token
+    if entry.complexity == "O(L^2)":
+        assert ratio > 1.5, ratio
+    else:
+        assert ratio == pytest.approx(1.0), ratio
+
+
+@pytest.mark.parametrize("name,params", SETTINGS)
 def test_perturbing_future_tokens_leaves_past_outputs_unchanged(name, params):
     module = build(name, params)
     x = data()
