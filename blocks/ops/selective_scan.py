@@ -6,12 +6,12 @@ D (channels,). Per channel d and state n:
     h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t,    y_t = C_t . h_t + D u_t,
 then y *= silu(z) when z is given.
 
-The chunked form splits the sequence into chunks. Inside a chunk the state is a cumulative
-sum in log space, h_t = e^{c_t} (h_in + sum_{s<=t} e^{-c_s} x_s) with c_t = A * cumsum(delta)
-(<= 0); between chunks a short sequential loop carries h_in. The factor e^{-c_s} grows within
-a chunk, so chunks are shortened (from ``chunk_size``) until no chunk can decay by more than
-``_MAX_LOG_DECAY``; when even ``_MIN_LOG_CHUNK`` positions could, it instead loops over the
-positions of a chunk for all chunks at once, which only ever multiplies decays <= 1.
+The chunked form walks the sequence a chunk at a time, carrying the state h_in between
+chunks. Inside a chunk the state is a cumulative sum in log space,
+h_t = e^{c_t} (h_in + sum_{s<=t} e^{-c_s} x_s) with c_t = A * cumsum(delta) (<= 0). The factor
+e^{-c_s} grows within a chunk, so chunks are shortened (from ``chunk_size``) until no chunk can
+decay by more than ``_MAX_LOG_DECAY``; when even ``_MIN_LOG_CHUNK`` positions could, the chunk
+is stepped position by position instead, which only ever multiplies decays <= 1.
 """
 from __future__ import annotations
 
@@ -63,12 +63,11 @@ def selective_scan(
     delta_softplus: bool = False,
     chunk_size: int = 32,
 ) -> torch.Tensor:
-    """Selective scan, chunked parallel form. Returns y (batch, channels, length)."""
+    """Selective scan, chunked form. Returns y (batch, channels, length)."""
     _check_shapes(u, delta, A, B, C)
     assert chunk_size >= 1, "chunk_size must be positive"
     delta = _prepare_delta(delta, delta_bias, delta_softplus)
     batch, channels, length = u.shape
-    state = A.shape[1]
     chunk = min(chunk_size, length)
     # The steepest single-step decay bounds every chunk's decay by chunk * steepest.
     steepest = float(delta.detach().abs().amax() * A.detach().abs().amax()) if u.numel() and A.numel() else 0.0
@@ -76,56 +75,35 @@ def selective_scan(
     log_space = log_space_chunk >= min(_MIN_LOG_CHUNK, chunk)
     if log_space:
         chunk = min(chunk, log_space_chunk)
-    n_chunks = -(-length // chunk)
-    pad = n_chunks * chunk - length
-    # Padding with delta = 0, u = 0 adds nothing to the state (decay 1, input 0).
-    delta_p = F.pad(delta, (0, pad))
-    u_p = F.pad(u, (0, pad))
-    B_p = F.pad(B, (0, pad))
-    C_p = F.pad(C, (0, pad))
 
-    delta_c = delta_p.view(batch, channels, n_chunks, chunk)  # (b, d, c, T)
-    B_c = B_p.view(batch, state, n_chunks, chunk).permute(0, 2, 3, 1).unsqueeze(1)  # (b, 1, c, T, n)
-    C_c = C_p.view(batch, state, n_chunks, chunk).permute(0, 2, 3, 1).unsqueeze(1)  # (b, 1, c, T, n)
-    inputs = (delta_c * u_p.view_as(delta_c)).unsqueeze(-1) * B_c  # (b, d, c, T, n): delta_s B_s u_s
-    if log_space:
-        delta_sum = torch.cumsum(delta_c, dim=-1)  # (b, d, c, T)
-        decay = (delta_sum.unsqueeze(-1) * A[:, None, None, :]).exp_()  # e^{c_t}, (b, d, c, T, n)
-        # The zero-start state inside the chunk divided by e^{c_t}: sum_{s<=t} e^{-c_s} x_s.
-        scaled_local = torch.cumsum(inputs / decay, dim=3)
-        chunk_final = decay[..., -1, :] * scaled_local[..., -1, :]  # (b, d, c, n)
-    else:
-        decay, local = _local_states_by_loop(delta_c, A, inputs)
-        chunk_final = local[..., -1, :]
-
-    # Carry between chunks: h_in of chunk c is the final state of chunk c-1 (a short loop).
-    chunk_decay = decay[..., -1, :]  # (b, d, c, n)
-    carried = [torch.zeros_like(chunk_final[:, :, 0])]
-    for c in range(n_chunks - 1):
-        carried.append(chunk_decay[:, :, c] * carried[-1] + chunk_final[:, :, c])
-    h_in = torch.stack(carried, dim=2).unsqueeze(3)  # (b, d, c, 1, n)
-
-    # h_t = e^{c_t} (h_in + scaled_local_t) = local_t + e^{c_t} h_in;  y_t = C_t . h_t
-    if log_space:
-        y = ((scaled_local + h_in) * (decay * C_c)).sum(-1)  # (b, d, c, T)
-    else:
-        y = ((local + decay * h_in) * C_c).sum(-1)
-    y = y.reshape(batch, channels, -1)[..., :length]
+    B_t, C_t = B.transpose(1, 2), C.transpose(1, 2)  # (b, L, n)
+    h = u.new_zeros(batch, channels, A.shape[1])  # state carried into the chunk
+    outputs = []
+    # One chunk at a time keeps every intermediate (b, d, T, n) small enough to stay in cache.
+    for start in range(0, length, chunk):
+        stop = min(start + chunk, length)
+        delta_c = delta[:, :, start:stop]  # (b, d, T)
+        inputs = (delta_c * u[:, :, start:stop]).unsqueeze(-1) * B_t[:, None, start:stop]  # (b, d, T, n)
+        if log_space:
+            decay = (torch.cumsum(delta_c, dim=-1).unsqueeze(-1) * A[:, None, :]).exp_()  # e^{c_t}
+            # h_t = e^{c_t} (h_in + sum_{s<=t} e^{-c_s} x_s), e^{-c_s} <= e^{30}
+            states = decay * (torch.cumsum(inputs / decay, dim=2) + h.unsqueeze(2))  # (b, d, T, n)
+        else:
+            states = _states_by_positions(delta_c, A, inputs, h)
+        outputs.append((states * C_t[:, None, start:stop]).sum(-1))  # (b, d, T)
+        h = states[:, :, -1]
+    y = torch.cat(outputs, dim=-1) if outputs else u.new_zeros(u.shape)
     return _finish(y, u, D, z)
 
 
-def _local_states_by_loop(delta_c, A, inputs):
-    """Zero-start states inside every chunk, stepping positions for all chunks at once."""
-    decay_steps = torch.exp(delta_c.unsqueeze(-1) * A[:, None, None, :])  # (b, d, c, T, n)
-    h = torch.zeros_like(inputs[..., 0, :])
-    running = torch.ones_like(h)
-    states, decays = [], []
-    for t in range(inputs.shape[3]):
-        h = decay_steps[..., t, :] * h + inputs[..., t, :]
-        running = running * decay_steps[..., t, :]
+def _states_by_positions(delta_c, A, inputs, h):
+    """States of one chunk stepped position by position (decays <= 1 only): (b, d, T, n)."""
+    decay_steps = torch.exp(delta_c.unsqueeze(-1) * A[:, None, :])  # (b, d, T, n)
+    states = []
+    for t in range(inputs.shape[2]):
+        h = decay_steps[:, :, t] * h + inputs[:, :, t]
         states.append(h)
-        decays.append(running)
-    return torch.stack(decays, dim=3), torch.stack(states, dim=3)
+    return torch.stack(states, dim=2)
 
 
 def selective_scan_ref(
