@@ -344,11 +344,13 @@ register(BlockType(
     name="sliding_window_attention",
     family="attention",
     title="Sliding-window attention",
-    description="Causal local attention over the last `window` tokens plus the first `global_tokens` (Longformer), blockwise.",
+    description="Causal local attention over the last `window` tokens plus the first `global_tokens` "
+                "(Longformer), computed blockwise.",
     paper="Beltagy et al. 2020, Longformer: The Long-Document Transformer",
     params=(
         HEADS_PARAM,
-        Param("window", "int", 8, "Each token sees this many most recent positions, itself included.", min=1, max=65536),
+        Param("window", "int", 8, "Each token sees this many most recent positions, itself included.",
+              min=1, max=65536),
         Param("global_tokens", "int", 0, "The first g positions are global: every later token may attend to them.",
               min=0, max=65536),
         Param("position", "choice", "rope", "Position code: rotary (RoPE) or none.", choices=("rope", "none")),
@@ -462,7 +464,8 @@ def bigbird_check(d_model: int, max_seq_len: int, p: dict):
     if p["block_size"] > max_seq_len:
         yield "block_size", f"block_size ({p['block_size']}) must be <= max_seq_len ({max_seq_len})"
     elif p["global_blocks"] * p["block_size"] > max_seq_len:
-        yield "global_blocks", f"global_blocks x block_size ({p['global_blocks'] * p['block_size']}) exceeds max_seq_len"
+        covered = p["global_blocks"] * p["block_size"]
+        yield "global_blocks", f"global_blocks x block_size ({covered}) exceeds max_seq_len ({max_seq_len})"
 
 
 register(BlockType(
@@ -476,7 +479,8 @@ register(BlockType(
         Param("block_size", "int", 8, "Tokens per block.", min=1, max=4096),
         Param("window_blocks", "int", 1, "Previous blocks each block always sees (besides itself).", min=0, max=64),
         Param("global_blocks", "int", 1, "The first blocks, seen by every later block.", min=0, max=64),
-        Param("random_blocks", "int", 1, "Random earlier blocks per block, fixed per model by its seed.", min=0, max=64),
+        Param("random_blocks", "int", 1, "Random earlier blocks per block, fixed per model by its seed.",
+              min=0, max=64),
         Param("position", "choice", "rope", "Position code: rotary (RoPE) or none.", choices=("rope", "none")),
     ),
     build=BigBirdAttention,
@@ -761,7 +765,8 @@ register(BlockType(
     name="linear_attention",
     family="attention",
     title="Linear attention",
-    description="Causal linear attention with feature map elu(x)+1: prefix sums instead of softmax, O(1) state per step.",
+    description="Causal linear attention with feature map elu(x)+1: prefix sums instead of softmax, "
+                "O(1) state per step.",
     paper="Katharopoulos et al. 2020, Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention",
     params=(HEADS_PARAM,),
     build=LinearAttention,

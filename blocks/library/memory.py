@@ -101,7 +101,8 @@ register(BlockType(
     family="memory",
     title="Memory tokens",
     description="Causal attention with learned memory key/value slots that every position can read.",
-    paper="Sukhbaatar et al. 2019, Augmenting Self-attention with Persistent Memory; Burtsev et al. 2020, Memory Transformer",
+    paper="Sukhbaatar et al. 2019, Augmenting Self-attention with Persistent Memory; "
+          "Burtsev et al. 2020, Memory Transformer",
     params=(
         HEADS_PARAM,
         Param("num_tokens", "int", 8, "Learned memory slots per head, visible to every position.", min=1, max=4096),
@@ -199,7 +200,8 @@ register(BlockType(
     name="segment_recurrence",
     family="memory",
     title="Segment recurrence (Transformer-XL)",
-    description="Each segment attends to itself causally and to the stop-gradient cached states of the previous segment.",
+    description="Each segment attends to itself causally and to the stop-gradient cached states of the "
+                "previous segment.",
     paper="Dai et al. 2019, Transformer-XL: Attentive Language Models Beyond a Fixed-Length Context",
     params=(
         HEADS_PARAM,
