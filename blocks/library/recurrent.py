@@ -148,7 +148,8 @@ register(
         params=(
             Param("heads", "int", 4, "retention heads; head h decays with 1 - 2^(-5-h)", min=1, max=64),
             Param("value_factor", "int", 2, "value width = value_factor * d_model", min=1, max=4),
-            Param("rotary", "bool", True, "rotary (xPos-style) relative positions on q and k"),
+            Param("rotary", "bool", True, "rotary relative positions on q and k (RetNet's xPos without "
+                  "its scale, which the decay already provides)"),
             Param("chunk_size", "int", 64, "longer sequences use the chunkwise form with this chunk",
                   min=1, max=4096),
         ),
