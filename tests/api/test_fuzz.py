@@ -77,22 +77,52 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
-node_types = st.sampled_from(["input", "output", "mlp", "mamba", "merge", "repeat", "chunk", "softmax_attention", "nope"])
+# Mostly shape-valid specs with random semantics (so validate_spec itself is exercised), some garbage.
+ids = st.sampled_from(["in", "a", "b", "c", "r", "out"])
+scalars = st.none() | st.booleans() | st.integers(-3, 5000) | st.floats(-1, 1e6, allow_nan=False) | st.sampled_from(["mean", "last", "x"])
+node_types = st.sampled_from(["input", "output", "mlp", "mamba", "merge", "repeat", "chunk", "softmax_attention", "moe", "nope"])
 nodes = st.fixed_dictionaries(
-    {"id": st.sampled_from(["in", "a", "b", "c", "out"]), "type": node_types},
-    optional={"params": st.dictionaries(st.sampled_from(["heads", "expand", "times", "d_state", "x"]), json_values, max_size=3),
-              "parent": st.sampled_from(["a", "b", "zz"]) | json_values, "slot": st.sampled_from(["local", "global", "x"])},
+    {"id": ids, "type": node_types},
+    optional={
+        "params": st.dictionaries(st.sampled_from(["heads", "expand", "times", "d_state", "chunk_size", "summary", "experts", "top_k", "x"]), scalars, max_size=3),
+        "parent": st.sampled_from(["a", "b", "r", "zz"]),
+        "slot": st.sampled_from(["local", "global", "x"]),
+    },
 )
-edges = st.lists(st.lists(st.sampled_from(["in", "a", "b", "c", "out", "zz"]), min_size=2, max_size=2) | json_values, max_size=6)
+edges = st.lists(st.lists(st.sampled_from(["in", "a", "b", "c", "r", "out", "zz"]), min_size=2, max_size=2), max_size=7)
 models = st.fixed_dictionaries(
     {},
-    optional={"d_model": st.integers(-5, 10_000) | json_values, "max_seq_len": st.integers(-5, 100_000) | json_values,
-              "norm": st.sampled_from(["rmsnorm", "layernorm", "batchnorm"]) | json_values, "tie_embeddings": json_values},
+    optional={"d_model": st.integers(-5, 10_000) | scalars, "max_seq_len": st.integers(-5, 100_000) | scalars,
+              "norm": st.sampled_from(["rmsnorm", "layernorm", "batchnorm"]), "tie_embeddings": scalars,
+              "allow_noncausal": scalars},
 )
-specs = st.fixed_dictionaries(
-    {"nodes": st.lists(nodes, max_size=6) | json_values, "edges": edges},
-    optional={"version": json_values, "model": models | json_values, "layout": json_values},
-) | json_values
+shaped_specs = st.fixed_dictionaries(
+    {"nodes": st.lists(nodes, max_size=7), "edges": edges},
+    optional={"version": st.integers(0, 3), "model": models, "layout": st.dictionaries(ids, json_values, max_size=2)},
+)
+
+
+@st.composite
+def chain_specs(draw):
+    """input → a chain of real sequence blocks → output, with a random model and sometimes odd params."""
+    from blocks.registry import all_blocks
+
+    names = sorted(block.name for block in all_blocks() if not block.structural)
+    blocks = draw(st.lists(st.sampled_from(names), min_size=1, max_size=4))
+    middle = [
+        {"id": f"n{i}", "type": name, "params": draw(st.dictionaries(st.sampled_from(["heads", "expand", "d_state", "window"]), st.integers(0, 64), max_size=1))}
+        for i, name in enumerate(blocks)
+    ]
+    chain = ["in", *(node["id"] for node in middle), "out"]
+    return {
+        "version": 1,
+        "model": {"d_model": draw(st.sampled_from([16, 32, 48, 7, 0])), "max_seq_len": draw(st.sampled_from([32, 64, 8, 10**6])), "norm": "rmsnorm"},
+        "nodes": [{"id": "in", "type": "input"}, *middle, {"id": "out", "type": "output"}],
+        "edges": [list(pair) for pair in zip(chain, chain[1:])],
+    }
+
+
+specs = st.one_of(chain_specs(), chain_specs(), shaped_specs, shaped_specs, json_values)
 
 
 @pytest.mark.django_db
