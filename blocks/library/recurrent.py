@@ -300,7 +300,9 @@ class RWKV(nn.Module):
     a + channel_mix(ln(x + a)) with a = time_mix(x): the layer's two residual branches.
     """
 
-    def __init__(self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, ffn_mult: int = 4):
+    def __init__(
+        self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, ffn_mult: int = 4
+    ):
         super().__init__()
         assert ffn_mult >= 1, f"ffn_mult must be >= 1, got {ffn_mult}"
         ratio = 0.5  # depth position for the RWKV init; the block does not know the model depth

@@ -124,8 +124,10 @@ register(
         paper="Gu, Gupta, Goel, Ré. On the Parameterization and Initialization of Diagonal "
         "State Space Models. NeurIPS 2022. arXiv:2206.11893",
         params=(
-            Param("d_state", "int", 64, "state size N per channel (N/2 complex-conjugate pairs)", min=2, max=512),
-            Param("dt_min", "float", 0.001, "smallest initial step size (log-uniform init)", min=1e-5, max=1.0),
+            Param("d_state", "int", 64, "state size N per channel (N/2 complex-conjugate pairs)",
+                  min=2, max=512),
+            Param("dt_min", "float", 0.001, "smallest initial step size (log-uniform init)",
+                  min=1e-5, max=1.0),
             Param("dt_max", "float", 0.1, "largest initial step size (log-uniform init)", min=1e-4, max=10.0),
         ),
         build=S4D,

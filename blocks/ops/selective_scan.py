@@ -70,7 +70,9 @@ def selective_scan(
     batch, channels, length = u.shape
     chunk = min(chunk_size, length)
     # The steepest single-step decay bounds every chunk's decay by chunk * steepest.
-    steepest = float(delta.detach().abs().amax() * A.detach().abs().amax()) if u.numel() and A.numel() else 0.0
+    steepest = 0.0
+    if u.numel() and A.numel():
+        steepest = float(delta.detach().abs().amax() * A.detach().abs().amax())
     log_space_chunk = int(_MAX_LOG_DECAY / steepest) if steepest > 0 else chunk
     log_space = log_space_chunk >= min(_MIN_LOG_CHUNK, chunk)
     if log_space:

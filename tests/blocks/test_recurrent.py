@@ -69,7 +69,8 @@ def test_retnet_parallel_and_chunkwise_forms_agree_inside_the_block():
 def test_retnet_rotary_changes_the_output():
     x = random_tokens(length=9)
     with torch.no_grad():
-        assert not torch.allclose(build("retnet", rotary=True)(x), build("retnet", rotary=False)(x), atol=1e-4)
+        with_rotary, without = build("retnet", rotary=True)(x), build("retnet", rotary=False)(x)
+    assert not torch.allclose(with_rotary, without, atol=1e-4)
 
 
 def test_retnet_state_advances_its_position():
@@ -157,3 +158,13 @@ def test_constructors_refuse_bad_arguments_with_a_message():
         RetNet(18, max_seq_len=32, heads=2, rotary=True)
     with pytest.raises(AssertionError, match="ffn_mult"):
         RWKV(16, max_seq_len=32, ffn_mult=0)
+
+
+@pytest.mark.parametrize("name", ["retnet", "rwkv"])
+def test_flops_per_token_are_constant_past_one_chunk(name):
+    """O(L): past one chunk a token's cost no longer depends on the sequence length."""
+    entry = get_block(name)
+    params = entry.defaults()
+    at_512, at_4096 = entry.cost(32, 512, params), entry.cost(32, 4096, params)
+    assert at_512.flops_per_token == at_4096.flops_per_token
+    assert at_4096.activation_bytes == pytest.approx(8 * at_512.activation_bytes)

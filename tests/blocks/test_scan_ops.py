@@ -101,7 +101,8 @@ def test_selective_scan_without_optional_arguments_is_the_bare_recurrence():
     u, delta, A, B, C, *_ = _scan_inputs(length=9)
     delta = delta.abs()
     torch.testing.assert_close(
-        selective_scan(u, delta, A, B, C, chunk_size=4), scalar_selective_scan(u, delta, A, B, C, None, None, None, False),
+        selective_scan(u, delta, A, B, C, chunk_size=4),
+        scalar_selective_scan(u, delta, A, B, C, None, None, None, False),
         atol=TOL, rtol=TOL,
     )
 
@@ -123,9 +124,9 @@ def test_selective_scan_gradients_match_reference():
     u, delta, A, B, C, D, z, bias = _scan_inputs(length=10)
     inputs = [t.clone().requires_grad_(True) for t in (u, delta, A, B, C, D, z, bias)]
     grads = []
-    for fn in (lambda *a: selective_scan(*a[:5], D=a[5], z=a[6], delta_bias=a[7], delta_softplus=True, chunk_size=4),
-               lambda *a: selective_scan_ref(*a[:5], D=a[5], z=a[6], delta_bias=a[7], delta_softplus=True)):
-        out = fn(*inputs)
+    for scan, extra in ((selective_scan, {"chunk_size": 4}), (selective_scan_ref, {})):
+        u_, delta_, A_, B_, C_, D_, z_, bias_ = inputs
+        out = scan(u_, delta_, A_, B_, C_, D=D_, z=z_, delta_bias=bias_, delta_softplus=True, **extra)
         grads.append(torch.autograd.grad(out.square().sum(), inputs))
     for fast_grad, ref_grad in zip(*grads):
         assert torch.isfinite(fast_grad).all()
@@ -246,7 +247,8 @@ def test_recurrent_retention_equals_parallel():
 @pytest.mark.parametrize("chunk_size", [1, 3, 4, 13, 32])
 def test_chunkwise_retention_equals_parallel(chunk_size):
     q, k, v = _qkv()
-    torch.testing.assert_close(retention_chunkwise(q, k, v, chunk_size), retention(q, k, v), atol=TOL, rtol=TOL)
+    chunked = retention_chunkwise(q, k, v, chunk_size)
+    torch.testing.assert_close(chunked, retention(q, k, v), atol=TOL, rtol=TOL)
 
 
 def test_retention_step_carries_the_state_of_the_prefix():
@@ -265,6 +267,7 @@ def test_retention_is_causal_and_has_finite_gradients():
     k2, v2 = k.detach().clone(), v.clone()
     k2[:, 6:] += 1.0
     v2[:, 6:] -= 1.0
-    torch.testing.assert_close(retention_chunkwise(q, k2, v2, 4)[:, :6], out[:, :6].detach(), atol=TOL, rtol=TOL)
+    changed = retention_chunkwise(q, k2, v2, 4)
+    torch.testing.assert_close(changed[:, :6], out[:, :6].detach(), atol=TOL, rtol=TOL)
     out.square().sum().backward()
     assert torch.isfinite(k.grad).all() and k.grad[:, 6:].abs().sum() > 0

@@ -173,3 +173,15 @@ def test_constructors_refuse_bad_arguments_with_a_message():
         S4D(16, max_seq_len=32, dt_min=0.2, dt_max=0.1)
     with pytest.raises(AssertionError, match="dt_rank"):
         Mamba(16, max_seq_len=32, dt_rank=-1)
+
+
+def test_flops_per_token_follow_the_complexity_class():
+    mamba, s4d = get_block("mamba"), get_block("s4d")
+    mamba_params, s4d_params = mamba.defaults(), s4d.defaults()
+    # O(L): a token costs the same however long the sequence
+    at_256, at_4096 = mamba.cost(64, 256, mamba_params), mamba.cost(64, 4096, mamba_params)
+    assert at_256.flops_per_token == at_4096.flops_per_token
+    # O(L log L): a token's share of the FFTs grows with log L, nothing faster
+    short, long = s4d.cost(64, 256, s4d_params), s4d.cost(64, 4096, s4d_params)
+    assert short.flops_per_token < long.flops_per_token < 1.5 * short.flops_per_token
+    assert long.activation_bytes == pytest.approx(16 * short.activation_bytes)
