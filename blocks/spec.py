@@ -409,13 +409,13 @@ class _Validator:
                 spec_node.params_ok = False
                 continue
             spec_node.entry = entry
-            spec_node.params_ok = self._check_given_params(spec_node, node.get("params", {}), "params" in node)
+            spec_node.params_ok = self._check_given_params(spec_node, node.get("params"))
             if spec_node.params_ok:
                 spec_node.params = entry.resolve_params(node.get("params") or {})
 
-    def _check_given_params(self, node: SpecNode, given: Any, present: bool) -> bool:
+    def _check_given_params(self, node: SpecNode, given: Any) -> bool:
         err = self.out.add
-        if given is None and not present:
+        if given is None:  # absent or null: all defaults
             return True
         if not isinstance(given, dict):
             err(node.id, "params", "params must be an object", WRONG_TYPE)

@@ -402,3 +402,9 @@ def test_examples_validate_against_schema_and_validator(path):
     assert not errors, errors
     result = validate_spec(spec)
     assert result.ok, [e.to_json() for e in result.errors]
+
+
+def test_null_or_absent_params_mean_all_defaults():
+    spec = chain_spec({"type": "mlp", "params": None}, "mlp")
+    result = validate_spec(spec)
+    assert result.ok and result.spec["nodes"][1]["params"] == result.spec["nodes"][2]["params"]
