@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -47,22 +48,14 @@ def _start_up(tmp_path: Path, port: int) -> subprocess.Popen:
 
 
 def _wait_ready(process: subprocess.Popen, timeout: float = 150) -> list[str]:
-    lines = []
+    """Collect output on a thread (pipes must keep draining) until the login line appears."""
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(line.rstrip() for line in process.stdout), daemon=True).start()
     deadline = time.monotonic() + timeout
-    os.set_blocking(process.stdout.fileno(), False)
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line:
-            lines.append(line.rstrip())
-            if "ready at" in line:
-                # the login line follows right after
-                time.sleep(0.2)
-                rest = process.stdout.read() or ""
-                return lines + rest.splitlines()
-        elif process.poll() is not None:
-            break
-        else:
-            time.sleep(0.1)
+    while time.monotonic() < deadline and process.poll() is None:
+        if any("login: " in line for line in lines):
+            return lines
+        time.sleep(0.1)
     process.kill()
     pytest.fail("composer up never became ready:\n" + "\n".join(lines[-40:]))
 
