@@ -192,3 +192,14 @@ def test_export_python_of_a_draft_is_refused_with_its_errors(owner_client, owner
     response = owner_client.get(f"/api/graphs/{graph.pk}/export/?format=py")
     assert response.status_code == 400
     assert response.json()["extra"]["errors"][0]["node_id"] == "a"
+
+
+def test_export_python_of_a_valid_graph_is_importable_source(owner_client, owner, graph_factory):
+    pytest.importorskip("blocks.export")
+    graph = graph_factory(owner)
+    response = owner_client.get(f"/api/graphs/{graph.pk}/export/?format=py&vocab_size=100")
+    assert response.status_code == 200, response.content[:300]
+    assert response["Content-Type"].startswith("text/x-python")
+    assert 'filename="graph-' in response["Content-Disposition"]
+    compile(response.content.decode(), "exported.py", "exec")  # syntactically valid Python
+    assert owner_client.get(f"/api/graphs/{graph.pk}/export/?format=py&vocab_size=0").status_code == 400
