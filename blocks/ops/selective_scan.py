@@ -15,6 +15,8 @@ is stepped position by position instead, which only ever multiplies decays <= 1.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -73,7 +75,12 @@ def selective_scan(
     steepest = 0.0
     if u.numel() and A.numel():
         steepest = float(delta.detach().abs().amax() * A.detach().abs().amax())
-    log_space_chunk = int(_MAX_LOG_DECAY / steepest) if steepest > 0 else chunk
+    if steepest == 0.0:
+        log_space_chunk = chunk
+    elif math.isfinite(steepest):
+        log_space_chunk = int(_MAX_LOG_DECAY / steepest)
+    else:  # inf or NaN (a diverged model): step positions so the values propagate as they would
+        log_space_chunk = 0
     log_space = log_space_chunk >= min(_MIN_LOG_CHUNK, chunk)
     if log_space:
         chunk = min(chunk, log_space_chunk)

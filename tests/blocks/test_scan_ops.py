@@ -97,6 +97,14 @@ def test_chunked_selective_scan_is_exact_for_slow_medium_and_fast_decays(delta_s
     torch.testing.assert_close(fast, selective_scan_ref(u, delta, A, B, C, D=D), atol=TOL, rtol=TOL)
 
 
+def test_selective_scan_propagates_nan_instead_of_raising():
+    u, delta, A, B, C, *_ = _scan_inputs(length=9)
+    delta = delta.abs()
+    delta[0, 1, 4] = float("nan")
+    y = selective_scan(u, delta, A, B, C, chunk_size=4)
+    assert torch.isnan(y[0, 1, 4:]).all() and torch.isfinite(y[1]).all()
+
+
 def test_selective_scan_without_optional_arguments_is_the_bare_recurrence():
     u, delta, A, B, C, *_ = _scan_inputs(length=9)
     delta = delta.abs()
