@@ -240,3 +240,43 @@ def test_bad_uploads_are_refused_with_a_clear_message(data, message):
     with pytest.raises(CorpusInvalid, match=message) as caught:
         corpus_from_upload(data, max_bytes=100)
     assert caught.value.field == "corpus"
+
+
+# --- properties over the whole parameter space ---------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def mqar_params(draw):
+    pairs = draw(st.integers(1, 8))
+    seq_len = 2 * draw(st.integers(max(2 * pairs, 4), 40))
+    vocab = draw(st.integers(max(seq_len + 1, 2 * pairs + 2, 16), 512))
+    return {"num_kv_pairs": pairs, "seq_len": seq_len, "vocab_size": vocab}
+
+
+@settings(max_examples=30, deadline=None)
+@given(params=mqar_params(), seed=st.integers(0, 2**31), index=st.integers(0, 10**6))
+def test_mqar_every_answer_is_the_value_of_its_key_for_any_valid_params(params, seed, index):
+    resolved, errors = resolve_task_params("mqar", params)
+    assert errors == []
+    x, y = get_task("mqar").make_batch(resolved, split="eval", index=index, batch_size=2, seed=seed)
+    pairs = params["num_kv_pairs"]
+    for x_row, y_row in zip(x.tolist(), y.tolist()):
+        lookup = dict(zip(x_row[0:2 * pairs:2], x_row[1:2 * pairs:2]))
+        answers = [(t, label) for t, label in enumerate(y_row) if label != IGNORE_INDEX]
+        assert len(answers) == pairs
+        assert all(lookup[x_row[t]] == label for t, label in answers)
+
+
+@settings(max_examples=30, deadline=None)
+@given(kinds=st.integers(1, 4), half=st.integers(4, 24), depth=st.integers(1, 6), p=st.floats(0.05, 0.95))
+def test_dyck_is_balanced_within_max_depth_for_any_valid_params(kinds, half, depth, p):
+    params, errors = resolve_task_params("dyck", {"num_bracket_types": kinds, "seq_len": 2 * half,
+                                                  "max_depth": min(depth, half), "open_probability": p,
+                                                  "target": "depth"})
+    assert errors == []
+    _, depths = get_task("dyck").make_batch(params, split="train", index=0, batch_size=4, seed=0)
+    assert int(depths.min()) >= 0 and int(depths.max()) <= params["max_depth"]
+    assert (depths[:, -1] == 0).all()
+    assert ((depths[:, 1:] - depths[:, :-1]).abs() == 1).all()

@@ -213,3 +213,16 @@ def test_device_choice_config_beats_environment_beats_auto(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(TrainConfigInvalid, match="no CUDA device"):
             select_device("cuda")
+
+
+def test_compiled_spec_gives_bit_identical_loss_curve():
+    spec = {"version": 1, "model": {"d_model": 32, "max_seq_len": 64},
+            "nodes": [{"id": "in", "type": "input"}, {"id": "attn", "type": "softmax_attention", "params": {"heads": 2}},
+                      {"id": "mlp", "type": "mlp"}, {"id": "out", "type": "output"}],
+            "edges": [["in", "attn"], ["attn", "mlp"], ["mlp", "out"]]}
+    curves = []
+    for _ in range(2):
+        events = []
+        train(spec, "mqar", MQAR_SMALL, {**QUICK, "steps": 4}, on_event=events.append)
+        curves.append(train_losses(events))
+    assert curves[0] == curves[1] and len(curves[0]) == 4

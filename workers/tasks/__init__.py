@@ -20,9 +20,14 @@ Uploaded corpora (for the runs/web side): ``char_lm`` takes an integer param
 ``corpus_id``; 0 is the corpus shipped in ``workers/data/``. Any other id is looked
 up through a resolver the web app installs once at start-up::
 
-    from workers.tasks import set_corpus_resolver
-    from workers.tasks.char_lm import corpus_from_upload
-    set_corpus_resolver(lambda corpus_id: corpus_from_upload(Upload.objects.get(pk=corpus_id).data))
+    from workers.tasks.char_lm import corpus_from_upload, set_corpus_resolver
+    def find_upload(corpus_id):
+        upload = Upload.objects.filter(pk=corpus_id).first()
+        return corpus_from_upload(upload.data, name=upload.name) if upload else None  # None: "not found"
+    set_corpus_resolver(find_upload)
+
+Resolved corpora are cached by id (a few at a time), so an upload must never change
+under the same id.
 
 ``corpus_from_upload(data: bytes) -> Corpus`` checks an upload (UTF-8, non-empty,
 at most ``MAX_UPLOAD_BYTES``) and raises ``CorpusInvalid`` with a message that says

@@ -83,23 +83,36 @@ def builtin_corpus() -> Corpus:
     return Corpus("stdlib_docstrings", torch.frombuffer(bytearray(BUILTIN_CORPUS_PATH.read_bytes()), dtype=torch.uint8).clone())
 
 
-_resolver: Callable[[int], Corpus] | None = None
+_resolver: Callable[[int], Corpus | None] | None = None
+# Batches are made every step: resolve each id once, not once per batch (uploads never change).
+_resolved: dict[int, Corpus] = {}
+RESOLVED_CACHE_SIZE = 4
 
 
-def set_corpus_resolver(resolver: Callable[[int], Corpus] | None) -> None:
-    """Install how non-zero ``corpus_id`` values are found (the web app or the CLI does this)."""
+def set_corpus_resolver(resolver: Callable[[int], Corpus | None] | None) -> None:
+    """Install how non-zero ``corpus_id`` values are found (the web app or the CLI does this).
+
+    The resolver returns a Corpus (use ``corpus_from_upload``), None when there is no
+    such corpus, or raises CorpusInvalid.
+    """
     global _resolver
     _resolver = resolver
+    _resolved.clear()
 
 
 def get_corpus(corpus_id: int) -> Corpus:
     if corpus_id == BUILTIN_CORPUS_ID:
         return builtin_corpus()
+    if corpus_id in _resolved:
+        return _resolved[corpus_id]
     if _resolver is None:
         raise CorpusInvalid(f"corpus {corpus_id} not found: no uploaded corpora are available here")
     corpus = _resolver(corpus_id)
     if corpus is None:
         raise CorpusInvalid(f"corpus {corpus_id} not found")
+    if len(_resolved) >= RESOLVED_CACHE_SIZE:
+        _resolved.pop(next(iter(_resolved)))
+    _resolved[corpus_id] = corpus
     return corpus
 
 
