@@ -44,7 +44,7 @@ class PreNormResidual(nn.Module):
 def module_name(node_id: str, taken: set[str]) -> str:
     """A Python identifier for a node id (fx and state_dict keys need one), unique in ``taken``."""
     name = re.sub(r"\W", "_", node_id, flags=re.ASCII) or "node"
-    if name[0].isdigit() or keyword.iskeyword(name) or name in _RESERVED_NAMES:
+    if name[0].isdigit() or name[0] == "_" or keyword.iskeyword(name) or name in _RESERVED_NAMES:
         name = f"n_{name}"
     base, suffix = name, 2
     while name in taken:
@@ -54,11 +54,11 @@ def module_name(node_id: str, taken: set[str]) -> str:
     return name
 
 
-# Attribute names GraphModule / nn.Module / ComposerModel already use.
-_RESERVED_NAMES = {"forward", "code", "graph", "training", "spec", "step", "init_state", "aux_loss",
-                   "node_summary", "cost", "type", "float", "half", "double", "cuda", "cpu", "to", "eval",
-                   "train", "apply", "modules", "parameters", "buffers", "children", "state_dict",
-                   "supports_step", "step_plan", "vocab_size", "seed", "print_readable", "recompile", "meta", "x", "tokens"}
+# Attribute names GraphModule / nn.Module / ComposerModel already use: a submodule named like a
+# method would be shadowed by it.
+_RESERVED_NAMES = set(dir(fx.GraphModule)) | {
+    "graph", "code", "spec", "step", "init_state", "aux_loss", "node_summary", "cost", "supports_step",
+    "step_plan", "vocab_size", "seed", "meta", "x", "tokens", "training"}
 
 
 @dataclass

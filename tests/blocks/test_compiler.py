@@ -198,9 +198,11 @@ def test_forward_code_is_readable_and_deepcopy_keeps_the_model(hybrid_spec):
 
 def test_module_names_are_identifiers_and_unique():
     taken: set[str] = set()
-    names = [module_name(i, taken) for i in ["in", "a.b", "a_b", "9lives", "forward", "ünï", "a b"]]
+    names = [module_name(i, taken) for i in ["in", "a.b", "a_b", "9lives", "forward", "ünï", "a b",
+                                              "_parameters", "zero_grad"]]
     assert all(n.isidentifier() for n in names) and len(set(names)) == len(names)
     assert names[0] != "in" and names[1] != names[2]
+    assert not {"forward", "_parameters", "zero_grad"} & set(names)
 
 
 def test_gradients_flow_to_every_parameter(hybrid_spec):
