@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
 from composer.accounts.services import user_create, user_token
-from composer.core.api import ApiPagination, ApiView, SignupRateThrottle, WriteRateThrottle
+from composer.core.api import ApiPagination, ApiView, SignupRateThrottle
 from composer.graphs.apis import GraphSummaryOutput, graph_summaries
 from composer.graphs.selectors import user_public_graphs
 

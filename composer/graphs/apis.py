@@ -13,7 +13,7 @@ import logging
 from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 
@@ -22,7 +22,7 @@ from composer.core.errors import ApplicationError
 from composer.graphs import selectors, services
 from composer.graphs.diff import spec_diff
 from composer.graphs.models import Graph, GraphVersion, Visibility
-from composer.graphs.spec_shape import spec_shape_errors, storable_json_problem
+from composer.graphs.spec_shape import spec_shape_errors
 from composer.graphs.validation import DEFAULT_VOCAB_SIZE, validate_graph_spec
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from composer.graphs.models import Graph, GraphVersion, Visibility
+from composer.graphs.models import Graph, GraphVersion, Star, Visibility
 
 
 MAX_GRAPH_ID = 2**63 - 1  # bigint: a larger id in a URL must be a 404, not a database overflow
@@ -126,8 +126,6 @@ def graph_gallery(
 def graph_starred_ids(*, user, graph_ids) -> set[int]:
     if not _is_authenticated(user):
         return set()
-    from composer.graphs.models import Star
-
     return set(Star.objects.filter(user=user, graph_id__in=list(graph_ids)).values_list("graph_id", flat=True))
 
 
