@@ -218,3 +218,21 @@ def test_load_examples_is_idempotent(tmp_path):
     template = Graph.objects.get()
     assert template.versions.count() == 2 and template.block_types == ["input", "mamba", "output"]
     assert ids(client_for(None).get("/api/graphs/?filter=templates")) == [template.pk]
+
+
+def test_shipped_examples_load_as_valid_public_templates():
+    from io import StringIO
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    examples = sorted(p for p in (Path(settings.BASE_DIR) / "examples").glob("*.json") if p.name != "index.json")
+    if not examples:
+        pytest.skip("no examples shipped yet")
+    errors = StringIO()
+    call_command("load_examples", stdout=StringIO(), stderr=errors)
+    assert errors.getvalue() == ""  # every example validates
+    templates = client_for(None).get("/api/graphs/?filter=templates&page_size=100").json()
+    assert templates["count"] == len(examples)
+    assert all(item["is_valid"] and item["owner"] == "composer" for item in templates["results"])
