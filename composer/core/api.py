@@ -13,7 +13,7 @@ import logging
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, pagination, permissions, throttling
+from rest_framework import exceptions, pagination, parsers, permissions, throttling
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -77,9 +77,21 @@ class SignupRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class ApiView(APIView):
-    """Base of every Composer API view: refuses oversized bodies with 413 before parsing them."""
+class JsonParser(parsers.JSONParser):
+    """DRF's JSON parser, except that absurdly nested JSON is a 400, not a RecursionError (500)."""
 
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply")
+
+
+class ApiView(APIView):
+    """Base of every Composer API view: JSON (or form) bodies, oversized ones refused with 413
+    before parsing, the ``writes`` throttle on unsafe methods."""
+
+    parser_classes = [JsonParser, parsers.FormParser, parsers.MultiPartParser]
     throttle_classes = [WriteRateThrottle]
 
     def initial(self, request, *args, **kwargs):

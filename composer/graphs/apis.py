@@ -59,7 +59,7 @@ class TagsField(serializers.ListField):
         )
 
 
-def _graph_summary(graph: Graph, *, starred: bool) -> dict:
+def _graph_summary(graph: Graph, *, starred: bool, parent_readable: bool) -> dict:
     return {
         "id": graph.pk,
         "title": graph.title,
@@ -73,7 +73,7 @@ def _graph_summary(graph: Graph, *, starred: bool) -> dict:
         "star_count": graph.star_count,
         "fork_count": graph.fork_count,
         "starred": starred,
-        "forked_from": graph.forked_from_id,
+        "forked_from": graph.forked_from_id if parent_readable else None,
         "created_at": graph.created_at,
         "updated_at": graph.updated_at,
     }
@@ -114,14 +114,21 @@ class GraphDetailOutput(GraphSummaryOutput):
 def graph_summaries(graphs, *, user) -> list[dict]:
     graphs = list(graphs)
     starred = selectors.graph_starred_ids(user=user, graph_ids=[g.pk for g in graphs])
-    return [_graph_summary(g, starred=g.pk in starred) for g in graphs]
+    parent_ids = {g.forked_from_id for g in graphs if g.forked_from_id is not None}
+    readable_parents = set(
+        selectors.graph_readable_queryset(user=user).filter(pk__in=parent_ids).values_list("pk", flat=True)
+    ) if parent_ids else set()
+    return [
+        _graph_summary(g, starred=g.pk in starred, parent_readable=g.forked_from_id in readable_parents) for g in graphs
+    ]
 
 
 def graph_detail(graph: Graph, *, user, check=None) -> dict:
     graph.refresh_from_db()  # counters are updated with F() expressions
-    body = _graph_summary(graph, starred=bool(selectors.graph_starred_ids(user=user, graph_ids=[graph.pk])))
     parent = graph.forked_from
     parent_readable = parent is not None and selectors.graph_can_read(user=user, graph=parent)
+    starred = bool(selectors.graph_starred_ids(user=user, graph_ids=[graph.pk]))
+    body = _graph_summary(graph, starred=starred, parent_readable=parent_readable)
     latest = graph.latest_version
     body.update(
         spec=graph.spec,

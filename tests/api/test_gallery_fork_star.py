@@ -136,6 +136,8 @@ def test_fork_of_private_graph_hides_parent_from_others(owner, other):
     fork = client_for(owner).post(f"/api/graphs/{parent.pk}/fork/", {"visibility": "public"}, format="json").json()
     seen = client_for(other).get(f"/api/graphs/{fork['id']}/").json()
     assert seen["forked_from"] is None and seen["forked_from_title"] is None
+    listed = client_for(other).get("/api/graphs/?filter=public").json()["results"]
+    assert [(g["id"], g["forked_from"]) for g in listed] == [(fork["id"], None)]
     assert client_for(other).get(f"/api/graphs/{fork['id']}/lineage/").json()["ancestors"] == []
 
 

@@ -203,3 +203,33 @@ def test_export_python_of_a_valid_graph_is_importable_source(owner_client, owner
     assert 'filename="graph-' in response["Content-Disposition"]
     compile(response.content.decode(), "exported.py", "exec")  # syntactically valid Python
     assert owner_client.get(f"/api/graphs/{graph.pk}/export/?format=py&vocab_size=0").status_code == 400
+
+
+def test_absurdly_nested_json_is_400_not_500(owner_client):
+    body = '{"title": "deep", "spec": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    response = owner_client.post("/api/graphs/", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Invalid input: body:")
+    nested = {"nodes": [], "edges": [], "layout": {}}
+    cursor = nested["layout"]
+    for _ in range(40):
+        cursor["x"] = {}
+        cursor = cursor["x"]
+    response = owner_client.post("/api/graphs/validate/", {"spec": nested}, format="json")
+    assert response.status_code == 400
+    assert "nested" in response.json()["message"]
+
+
+def test_many_nodes_within_the_size_limit_are_answered_quickly(anon_client):
+    import time
+
+    count = 8000
+    nodes = [{"id": "in", "type": "input"}, *({"id": f"n{i}", "type": "mlp"} for i in range(count)), {"id": "out", "type": "output"}]
+    chain = ["in", *(f"n{i}" for i in range(count)), "out"]
+    spec = {"version": 1, "model": {"d_model": 32, "max_seq_len": 64}, "nodes": nodes, "edges": [list(p) for p in zip(chain, chain[1:])]}
+    start = time.perf_counter()
+    response = anon_client.post("/api/graphs/validate/", {"spec": spec}, format="json")
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert response.json()["ok"] is False  # over the node limit
+    assert time.perf_counter() - start < 5
