@@ -140,7 +140,8 @@ class UserPageApi(ApiView):
         summary="A user's page: their public graphs (paginated, with the user under `user`)",
     )
     def get(self, request, username: str):
-        owner = get_user_model().objects.filter(username=username, is_active=True).first()
+        # PostgreSQL refuses NUL in a string literal: such a name cannot exist, so it is a 404, not a 500.
+        owner = None if "\x00" in username else get_user_model().objects.filter(username=username, is_active=True).first()
         if owner is None:
             raise Http404("No such user.")
         paginator = ApiPagination()

@@ -114,3 +114,7 @@ def test_writes_are_throttled_but_reads_are_not(owner_client, monkeypatch):
 def test_factory_users_can_log_in():
     user = UserFactory()
     assert APIClient().login(username=user.username, password=PASSWORD)
+
+
+def test_user_page_with_nul_in_name_is_404(anon_client):
+    assert anon_client.get("/api/users/a%00b/").status_code == 404
