@@ -34,7 +34,7 @@ class ApiPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= self.max_page_size:
             raise exceptions.ValidationError(
                 {"page_size": [f"Must be an integer between 1 and {self.max_page_size}."]}
             )
@@ -42,7 +42,8 @@ class ApiPagination(pagination.PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         raw = request.query_params.get(self.page_query_param)
-        if raw is not None and raw != "last" and (not raw.isdigit() or int(raw) < 1 or len(raw) > 9):
+        # isascii: str.isdigit() accepts "²", which int() refuses
+        if raw is not None and raw != "last" and (not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1):
             raise exceptions.ValidationError({"page": ["Must be a positive integer."]})
         try:
             return super().paginate_queryset(queryset, request, view)

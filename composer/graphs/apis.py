@@ -142,7 +142,7 @@ def graph_detail(graph: Graph, *, user, check=None) -> dict:
     return body
 
 
-def _owned_or_readable(request, graph_id) -> Graph:
+def _readable_graph(request, graph_id) -> Graph:
     return selectors.graph_get_readable(user=request.user, graph_id=graph_id)
 
 
@@ -157,7 +157,7 @@ def _parse_int_param(request, name: str, *, default=None, low: int, high: int) -
         if default is None:
             raise exceptions.ValidationError({name: ["This query parameter is required."]})
         return default
-    if not raw.isdigit() or len(raw) > 12 or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not low <= int(raw) <= high:
         raise exceptions.ValidationError({name: [f"Must be an integer between {low} and {high}."]})
     return int(raw)
 
@@ -236,12 +236,12 @@ class GraphDetailApi(ApiView):
 
     @extend_schema(responses={200: GraphDetailOutput}, summary="A graph with its current spec")
     def get(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         return Response(graph_detail(graph, user=request.user))
 
     @extend_schema(request=InputSerializer, responses={200: GraphDetailOutput}, summary="Change a graph; a new spec makes a new version")
     def patch(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         _require_login(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -250,7 +250,7 @@ class GraphDetailApi(ApiView):
 
     @extend_schema(responses={204: None}, summary="Delete a graph and its versions")
     def delete(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         _require_login(request)
         services.graph_delete(graph=graph, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -270,7 +270,7 @@ class GraphForkApi(ApiView):
 
     @extend_schema(request=InputSerializer, responses={201: GraphDetailOutput}, summary="Fork a graph you may read")
     def post(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         _require_login(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -293,14 +293,14 @@ class GraphStarApi(ApiView):
 
     @extend_schema(request=None, responses={200: StarOutput, 201: StarOutput}, summary="Star a graph (idempotent)")
     def post(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         _require_login(request)
         created = services.graph_star(graph=graph, user=request.user)
         return self._answer(graph, starred=True, created=created)
 
     @extend_schema(request=None, responses={200: StarOutput}, summary="Remove your star (idempotent)")
     def delete(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         _require_login(request)
         services.graph_unstar(graph=graph, user=request.user)
         return self._answer(graph, starred=False, created=False)
@@ -318,7 +318,7 @@ class GraphLineageApi(ApiView):
 
     @extend_schema(responses={200: LineageOutput}, summary="Ancestors (parent first) and direct forks you may see")
     def get(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         lineage = selectors.graph_lineage(user=request.user, graph=graph)
         return Response(
             {
@@ -366,7 +366,7 @@ class GraphVersionListApi(ApiView):
         summary="Versions of a graph, newest first",
     )
     def get(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         paginator = ApiPagination()
         page = paginator.paginate_queryset(selectors.graph_version_list(graph=graph), request, view=self)
         return paginator.get_paginated_response([_version_json(v, with_spec=False) for v in page])
@@ -377,7 +377,7 @@ class GraphVersionDetailApi(ApiView):
 
     @extend_schema(responses={200: VersionDetailOutput}, summary="One version with its spec")
     def get(self, request, graph_id: int, number: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         version = selectors.graph_version_get(graph=graph, number=number)
         return Response(_version_json(version, with_spec=True))
 
@@ -393,7 +393,7 @@ class GraphVersionRestoreApi(ApiView):
 
     @extend_schema(request=InputSerializer, responses={201: VersionDetailOutput}, summary="Make an old version current (as a new version)")
     def post(self, request, graph_id: int, number: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         version = selectors.graph_version_get(graph=graph, number=number)
         _require_login(request)
         serializer = self.InputSerializer(data=request.data)
@@ -411,7 +411,7 @@ class GraphDiffApi(ApiView):
         summary="Structural diff from version a to version b",
     )
     def get(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         numbers = {}
         for name in ("a", "b"):
             numbers[name] = _parse_int_param(request, name, low=1, high=selectors.MAX_VERSION_NUMBER)
@@ -475,7 +475,7 @@ class GraphDiagramApi(ApiView):
         parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(DIAGRAM_CONTENT_TYPES))],
         responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY}, summary="Diagram of the current spec")
     def get(self, request, graph_id: int, fmt: str):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         return HttpResponse(_diagram_bytes(graph, fmt), content_type=DIAGRAM_CONTENT_TYPES[fmt])
 
     def perform_content_negotiation(self, request, force=False):
@@ -494,7 +494,7 @@ class GraphExportApi(ApiView):
 
     @extend_schema(parameters=[FilterSerializer], responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/x-python"): OpenApiTypes.STR}, summary="The spec as JSON or as a PyTorch module")
     def get(self, request, graph_id: int):
-        graph = _owned_or_readable(request, graph_id)
+        graph = _readable_graph(request, graph_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         fmt, vocab_size = filters.validated_data["format"], filters.validated_data["vocab_size"]

@@ -61,7 +61,7 @@ def test_ordering_by_stars_and_forks(owner, other):
 @pytest.mark.parametrize(
     "query, field",
     [("ordering=best", "ordering"), ("filter=everything", "filter"), ("page=0", "page"), ("page=abc", "page"),
-     ("page=50", "page"), ("page_size=1000", "page_size"), ("q=" + "x" * 300, "q")],
+     ("page=50", "page"), ("page=%C2%B2", "page"), ("page_size=1000", "page_size"), ("page_size=%C2%B2", "page_size"), ("q=" + "x" * 300, "q")],
 )
 def test_bad_gallery_query_is_400_naming_the_parameter(anon_client, query, field):
     response = anon_client.get(f"/api/graphs/?{query}")

@@ -162,7 +162,7 @@ def test_diff_reports_nodes_edges_params_and_model(owner_client, owner, graph_fa
     assert back["nodes_removed"] == [{"id": "b", "type": "mamba"}]
 
 
-@pytest.mark.parametrize("query, field", [("a=1", "b"), ("a=x&b=1", "a"), ("a=1&b=7", "b"), ("a=-1&b=1", "a")])
+@pytest.mark.parametrize("query, field", [("a=1", "b"), ("a=x&b=1", "a"), ("a=1&b=7", "b"), ("a=-1&b=1", "a"), ("a=%C2%B2&b=1", "a")])
 def test_bad_diff_query_is_400_naming_the_parameter(owner_client, owner, graph_factory, query, field):
     graph = graph_factory(owner)
     response = owner_client.get(f"/api/graphs/{graph.pk}/diff/?{query}")
