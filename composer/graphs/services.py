@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models.deletion import ProtectedError, RestrictedError
 from django.db.models import F, Max
 
+from composer.core.errors import ApplicationError
 from composer.graphs.models import Graph, GraphVersion, Star, Visibility
 from composer.graphs.selectors import graph_can_write
 from composer.graphs.spec_shape import spec_block_types
 from composer.graphs.validation import SpecCheck, validate_graph_spec
 
 ONLY_OWNER_MAY_CHANGE = "Only the owner of this graph may change it."
+GRAPH_IS_REFERENCED = "This graph cannot be deleted: other records (such as runs) still refer to its versions."
 
 
 def _ensure_owner(*, user, graph: Graph) -> None:
@@ -116,7 +119,12 @@ def graph_delete(*, graph: Graph, user) -> None:
     _ensure_owner(user=user, graph=graph)
     if graph.forked_from_id is not None:
         Graph.objects.filter(pk=graph.forked_from_id, fork_count__gt=0).update(fork_count=F("fork_count") - 1)
-    graph.delete()
+    try:
+        with transaction.atomic():
+            graph.delete()
+    except (ProtectedError, RestrictedError) as error:
+        referrers = sorted({obj._meta.verbose_name_plural for obj in error.args[1]}) if len(error.args) > 1 else []
+        raise ApplicationError(GRAPH_IS_REFERENCED, {"referenced_by": referrers}, status_code=409)
 
 
 @transaction.atomic

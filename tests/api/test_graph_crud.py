@@ -233,3 +233,27 @@ def test_many_nodes_within_the_size_limit_are_answered_quickly(anon_client):
     if response.status_code == 200:
         assert response.json()["ok"] is False  # over the node limit
     assert time.perf_counter() - start < 5
+
+
+def test_deleting_a_graph_that_runs_refer_to_is_never_a_500(owner_client, owner, graph_factory):
+    """Runs keep a foreign key to the version they trained: the delete either takes them along
+    (204) or is refused with a JSON 409 naming what refers to it, and then nothing is deleted."""
+    runs = pytest.importorskip("composer.runs.models")
+    from composer.graphs.models import Graph
+    from composer.graphs.services import GRAPH_IS_REFERENCED
+
+    parent = graph_factory(owner, visibility="public")
+    graph = graph_factory(owner)
+    graph.forked_from = parent
+    graph.save()
+    Graph.objects.filter(pk=parent.pk).update(fork_count=1)
+    runs.Run.objects.create(graph=graph, graph_version=graph.versions.get(), user=owner, spec=graph.spec, task="copy")
+    response = owner_client.delete(f"/api/graphs/{graph.pk}/")
+    assert response.status_code in (204, 409)
+    if response.status_code == 409:
+        assert response.json()["message"] == GRAPH_IS_REFERENCED
+        assert Graph.objects.filter(pk=graph.pk).exists()
+        assert Graph.objects.get(pk=parent.pk).fork_count == 1  # the decrement rolled back with the refused delete
+    else:
+        assert not runs.Run.objects.filter(graph_id=graph.pk).exists()
+        assert Graph.objects.get(pk=parent.pk).fork_count == 0
