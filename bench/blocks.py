@@ -375,23 +375,25 @@ def plot(report: Report, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     by_block: dict[str, list[Measurement]] = {}
     for row in report.rows:
         if row.seconds:
             by_block.setdefault(row.block, []).append(row)
     styles = ["-", "--", "-.", ":"]
+    colours = plt.get_cmap("tab20").colors  # 20 distinct colours: one per block for the registry's size
     for index, (block, rows) in enumerate(sorted(by_block.items())):
         rows.sort(key=lambda r: r.length)
         ax.plot([r.length for r in rows], [r.seconds * 1e3 for r in rows], marker="o",
-                linestyle=styles[index % len(styles)], label=f"{block} {report.complexity[block]}")
+                color=colours[index % len(colours)], linestyle=styles[(index // len(colours)) % len(styles)],
+                label=f"{block} {report.complexity[block]}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length L")
     ax.set_ylabel("forward + backward time (ms)")
     ax.set_title(f"Blocks at d_model {D_MODEL}, batch 1 ({report.device})")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
