@@ -215,3 +215,14 @@ def test_gradients_flow_to_every_parameter(hybrid_spec):
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_over_limit_specs_are_refused_before_any_module_is_built(monkeypatch):
+    def no_building(*args, **kwargs):
+        raise AssertionError("a module was built before validation refused the spec")
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", no_building)
+    spec = chain_spec("mlp", d_model=4096, max_seq_len=65536)
+    with pytest.raises(SpecInvalid) as raised:
+        compile_spec(spec, vocab_size=50000)
+    assert "too_much_memory" in {e.code for e in raised.value.errors}
