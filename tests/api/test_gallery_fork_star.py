@@ -201,6 +201,9 @@ def test_diagram_with_the_real_renderer(owner, owner_client):
     assert svg.status_code == 200 and b"<svg" in svg.content
     png = owner_client.get(f"/api/graphs/{graph.pk}/diagram.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    draft = make_graph(owner, spec=invalid_spec())
+    response = owner_client.get(f"/api/graphs/{draft.pk}/diagram.svg")
+    assert response.status_code == 200 or (response.status_code == 400 and response.json()["extra"]["errors"])
 
 
 def test_load_examples_is_idempotent(tmp_path):
