@@ -7,6 +7,7 @@ websockets, one Celery worker, a private Redis), stopped at the end. Chromium is
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -95,6 +96,11 @@ def app_url():
             log.close()
             pytest.fail(f"composer up did not become healthy:\n{(var_dir / 'up.log').read_text()[-4000:]}")
         time.sleep(0.5)
+    # Load the block registry with one request before the browser sends several at once:
+    # blocks.registry._ensure_loaded is not thread-safe (see the report), and daphne serves
+    # sync views from a thread pool.
+    with urllib.request.urlopen(f"{base}/api/blocks/", timeout=60) as response:
+        assert json.loads(response.read()), "GET /api/blocks/ is empty"
     yield base
     proc.send_signal(signal.SIGTERM)  # composer up stops the processes it started
     try:
@@ -116,14 +122,26 @@ def browser():
         chromium.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.browser_failed = report.failed
+
+
 @pytest.fixture
-def page(browser, app_url):
+def page(request, browser, app_url):
     context = browser.new_context(viewport=VIEWPORT, base_url=app_url)
     context.set_default_timeout(20_000)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     yield pg
+    if getattr(request.node, "browser_failed", False):  # keep what the page looked like (gitignored)
+        out = ROOT / "test-results"
+        out.mkdir(exist_ok=True)
+        pg.screenshot(path=str(out / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
 

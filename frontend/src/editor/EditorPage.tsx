@@ -68,7 +68,11 @@ function Editor({ graphId }: { graphId?: string }) {
     ;(async () => {
       try {
         const store = useEditor.getState()
-        if (!store.blocks.size) store.setBlocks(await fetchBlocks())
+        if (!store.blocks.size) {
+          const blocks = await fetchBlocks()
+          if (!blocks.length) throw new Error('the server sent an empty block registry (GET /api/blocks/); reload to try again')
+          store.setBlocks(blocks)
+        }
         const session = useSession.getState()
         const me = session.loaded ? session.user : await session.refresh()
         const template = query.get('template')
