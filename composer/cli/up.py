@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         import subprocess
 
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+        subprocess.run([*manage, "load_examples"], env=env, check=True, stdout=subprocess.DEVNULL)
         login = subprocess.run([*manage, "ensure_demo_user"], env=env, check=True, capture_output=True, text=True).stdout.strip()
 
         supervisor.start("web", [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "composer.asgi:application"])

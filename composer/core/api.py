@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from composer.core.errors import ApplicationError, RequestTooLarge
+from composer.core.parsers import JsonParser
 
 logger = logging.getLogger(__name__)
 
@@ -76,16 +77,6 @@ class SignupRateThrottle(throttling.SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class JsonParser(parsers.JSONParser):
-    """DRF's JSON parser, except that absurdly nested JSON is a 400, not a RecursionError (500)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply")
 
 
 class ApiView(APIView):

@@ -8,3 +8,6 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "10000/
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: worker and ASGI server subprocesses in integration tests must see it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+# Each test process keeps its own cache: throttle counters must not leak between test runs.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
