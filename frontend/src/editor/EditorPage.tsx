@@ -29,7 +29,7 @@ type Dialog = 'save' | 'share' | 'import' | 'export' | 'help' | null
 export function EditorPage({ graphId }: { graphId?: string }) {
   return (
     <ReactFlowProvider>
-      <Editor key={graphId ?? 'new'} graphId={graphId} />
+      <Editor graphId={graphId} />
     </ReactFlowProvider>
   )
 }
@@ -51,6 +51,7 @@ function Editor({ graphId }: { graphId?: string }) {
   const dirty = useEditor(isDirty)
   const { fitView, screenToFlowPosition } = useReactFlow()
   const serverSpec = useRef<Spec | null>(null)
+  const loaded = useRef(false)
 
   useLiveValidation()
   useAutosave()
@@ -63,8 +64,13 @@ function Editor({ graphId }: { graphId?: string }) {
   }, [fitView])
 
   // Load the registry, then the graph (or a template, or a draft, or a new graph).
+  // Not again when the URL changes because this graph was just saved for the first time.
   useEffect(() => {
+    const current = useEditor.getState().meta.id
+    if (graphId && loaded.current && current != null && String(current) === graphId) return
     let cancelled = false
+    setStatus('loading')
+    setRestored(null)
     ;(async () => {
       try {
         const store = useEditor.getState()
@@ -105,6 +111,7 @@ function Editor({ graphId }: { graphId?: string }) {
           }
         }
         if (cancelled) return
+        loaded.current = true
         setStatus('ready')
         if (needsLayout) await layout()
         requestAnimationFrame(() => fitView(FIT))
