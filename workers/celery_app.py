@@ -47,7 +47,9 @@ app.conf.update(
     # Keep retrying a lost broker forever: a Redis restart must not end the worker.
     broker_connection_max_retries=None,
     worker_cancel_long_running_tasks_on_connection_loss=False,
-    worker_hijack_root_logger=False,
+    # A pool child warms torch before it reports up; on a loaded machine that takes far longer
+    # than Celery's 4 s default, and the child would be killed and restarted over and over.
+    worker_proc_alive_timeout=120,
     beat_schedule={
         "composer-runs-sweep-stale": {"task": "composer.runs.sweep_stale", "schedule": 10.0, "options": {"queue": QUEUE}},
     },

@@ -197,7 +197,7 @@ class Stack:
             "COMPOSER_RUN_SWEEP_INTERVAL_SECONDS": "2",
             "OMP_NUM_THREADS": "1",
             "PYTHONUNBUFFERED": "1",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": os.environ.get("COMPOSER_TEST_LOG_LEVEL", "WARNING"),
         }
         self.http_port: int | None = None
 
@@ -211,7 +211,7 @@ class Stack:
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
         from workers.celery_app import worker_argv
 
-        process = self.spawn(name, worker_argv(concurrency=1, hostname=f"{name}-{os.getpid()}@%h", loglevel="WARNING"))
+        process = self.spawn(name, worker_argv(concurrency=1, hostname=f"{name}-{os.getpid()}@%h", loglevel=os.environ.get("COMPOSER_TEST_LOG_LEVEL", "WARNING")))
         self.wait_for_worker(f"{name}-{os.getpid()}@", process)
         return process
 
