@@ -32,6 +32,7 @@ from blocks.registry import all_blocks  # noqa: E402
 from blocks.spec import complexity_rank  # noqa: E402
 
 D_MODEL = 256
+DEFAULT_LENGTHS = (1024, 4096, 16384)
 LINEAR_GROWTH_TARGET = 4.6
 OVERHEAD_TARGET = 1.03
 SCAN_SPEEDUP_TARGET = 10.0
@@ -364,6 +365,10 @@ def markdown(report: Report, args) -> str:
                   f"| forward | {s['chunked_ms']:.1f} | {s['loop_ms']:.1f} | {s['speedup']:.1f}× |",
                   f"| forward + backward | {s['chunked_train_ms']:.1f} | {s['loop_train_ms']:.1f} | "
                   f"{s['train_speedup']:.1f}× |"]
+    not_run = [n for n in DEFAULT_LENGTHS if n not in lengths]
+    if not_run:
+        skipped.append(f"- default length(s) {', '.join(f'L={n}' for n in not_run)} not run: this run's lengths "
+                       f"were {', '.join(str(n) for n in lengths)}")
     lines += ["", "## Skipped", ""] + (skipped or ["- nothing"]) + [f"- {n}" for n in report.notes]
     lines += ["", "![time vs length per block](blocks-scaling.png)", ""]
     return "\n".join(lines)
@@ -417,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.lengths:
         lengths = [int(n) for n in args.lengths.split(",")]
     else:
-        lengths = [256, 1024] if args.quick else [1024, 4096, 16384]
+        lengths = [256, 1024] if args.quick else list(DEFAULT_LENGTHS)
     if args.max_seconds is None:
         args.max_seconds = 2.0 if args.quick else 20.0
     args.overhead_length = 128 if args.quick else 512
