@@ -10,8 +10,10 @@ export function useShortcuts(handlers: Partial<Record<Shortcut['action'], () => 
   ref.current = handlers
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (isTyping(e.target) || document.querySelector('.modal')) return
+      if (document.querySelector('.modal')) return
       const action = matchShortcut(e)
+      // In a field, keys belong to the field, except Save.
+      if (isTyping(e.target) && action !== 'save') return
       const fn = action && ref.current[action]
       if (fn) { e.preventDefault(); fn() }
     }
