@@ -131,7 +131,7 @@ def test_build_validate_save_and_train_on_mqar(user_page):
     expect(pg.get_by_test_id("node-mamba")).to_be_visible()  # same editor, now with an id
 
     # Launch a run on mqar; the chart receives points and the run finishes.
-    run_id = launch_run(pg, steps=40)
+    run_id = launch_run(pg, steps=60)
     panel = pg.get_by_test_id("run-panel")
     pg.wait_for_function("() => Number(document.querySelector('[data-testid=chart-loss]')?.dataset.points) > 0", timeout=RUN_TIMEOUT_MS)
     expect(panel.get_by_test_id("run-view")).to_have_attribute("data-status", "succeeded", timeout=RUN_TIMEOUT_MS)

@@ -7,6 +7,8 @@ export interface LineSeries {
   label: string
   color: string
   dash?: number[]
+  /** Draw each point (for sparse series such as evaluations). */
+  points?: boolean
 }
 
 interface LineChartProps {
@@ -44,7 +46,10 @@ export const LineChart = memo(function LineChart({ title, series, data, version,
       cursor: { drag: { x: true, y: false } },
       series: [
         { label: 'step' },
-        ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, dash: s.dash, spanGaps: true, points: { show: false } })),
+        ...series.map((s) => ({
+          label: s.label, stroke: s.color, width: 2, dash: s.dash, spanGaps: true,
+          points: s.points ? { show: true, size: 6, fill: s.color } : { show: false },
+        })),
       ],
     }
     plot.current = new uPlot(opts, dataRef.current as uPlot.AlignedData, el)

@@ -2,15 +2,26 @@
 import { useMemo, useState } from 'react'
 import { cancelRun } from '../api'
 import { formatCount, formatNumber, formatSeconds } from '../lib/format'
+
+const RESULT_FORMATS: [string, string, (v: unknown) => string][] = [
+  ['final_train_loss', 'final train loss', (v) => formatNumber(v)],
+  ['final_eval_loss', 'final eval loss', (v) => formatNumber(v)],
+  ['eval_accuracy', 'eval accuracy', (v) => (typeof v === 'number' ? `${(v * 100).toFixed(1)} %` : '—')],
+  ['params', 'params', (v) => formatCount(v as number)],
+  ['tokens_per_s', 'tokens/s', (v) => formatCount(v as number)],
+  ['wall_seconds', 'wall time', (v) => formatSeconds(v as number)],
+  ['steps', 'steps', (v) => formatNumber(v)],
+  ['stopped', 'stopped by', (v) => String(v)],
+]
 import type { Run } from '../types'
 import { LineChart } from './LineChart'
 import { isTerminal, useRunStream } from './useRunStream'
 
 const LOSS_SERIES = [
   { label: 'train loss', color: '#3867d6' },
-  { label: 'eval loss', color: '#eb3b5a', dash: [6, 4] },
+  { label: 'eval loss', color: '#eb3b5a', dash: [6, 4], points: true },
 ]
-const ACC_SERIES = [{ label: 'eval accuracy', color: '#20bf6b' }]
+const ACC_SERIES = [{ label: 'eval accuracy', color: '#20bf6b', points: true }]
 
 export function RunView({ run, compact = false }: { run: Run; compact?: boolean }) {
   const { live, series } = useRunStream(run.id, run)
@@ -61,14 +72,11 @@ export function RunView({ run, compact = false }: { run: Run; compact?: boolean 
 }
 
 function ResultTable({ result }: { result: Record<string, unknown> }) {
-  const keys = ['final_train_loss', 'final_eval_loss', 'eval_accuracy', 'params', 'tokens_per_s', 'wall_seconds', 'steps', 'stopped', 'device']
   return (
-    <table className="result-table" data-testid="run-result">
-      <tbody>
-        {keys.filter((k) => k in result).map((k) => (
-          <tr key={k}><th scope="row">{k.replace(/_/g, ' ')}</th><td>{formatNumber(result[k])}</td></tr>
-        ))}
-      </tbody>
-    </table>
+    <dl className="result-grid" data-testid="run-result">
+      {RESULT_FORMATS.filter(([k]) => k in result).map(([k, label, fmt]) => (
+        <div key={k} className="result-cell"><dt>{label}</dt><dd>{fmt(result[k])}</dd></div>
+      ))}
+    </dl>
   )
 }
