@@ -104,7 +104,7 @@ function GraphCard({ graph, canStar }: { graph: Graph; canStar: boolean }) {
       <div className="graph-card-body">
         <h2><Link to={`/graphs/${graph.id}`}>{graph.name}</Link></h2>
         {graph.description && <p className="small">{graph.description}</p>}
-        <p className="small muted">{graph.owner || 'template'} · v{graph.version} · {formatDate(graph.updated)}</p>
+        <p className="small muted">{graph.owner}{graph.version ? ` · v${graph.version}` : ''} · {formatDate(graph.updated)}</p>
         <div className="row">
           <Link to={`/graphs/${graph.id}/edit`} className="button" data-testid={`open-${graph.id}`}>Open</Link>
           <Link to={`/editor?template=${graph.id}`} className="button" data-testid={`use-${graph.id}`}>Start from this</Link>

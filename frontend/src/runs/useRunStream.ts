@@ -107,13 +107,21 @@ export function useRunStream(runId: string | number | null, initial?: Run | null
       }
     }
 
-    getRun(runId)
-      .then((r) => schedule({ status: r.status, queuePosition: r.queue_position, result: r.result, error: r.error }))
+    // The websocket carries status changes; the queue position comes from the run itself,
+    // polled while the run waits.
+    let poll: ReturnType<typeof setTimeout> | undefined
+    const refresh = () => getRun(runId)
+      .then((r) => {
+        schedule({ queuePosition: r.queue_position, ...(r.result ? { result: r.result } : {}), ...(r.error ? { error: r.error } : {}) })
+        if (!closed && r.status === 'queued') poll = setTimeout(refresh, 2000)
+      })
       .catch(() => undefined)
+    void refresh()
     connect()
     return () => {
       closed = true
       clearTimeout(timer)
+      clearTimeout(poll)
       if (frame) cancelAnimationFrame(frame)
       ws?.close()
     }
