@@ -94,7 +94,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (web, worker) write to one file: wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # IMMEDIATE: a transaction that reads then writes (claiming a run, counting then creating)
+    # takes the write lock at BEGIN; with SQLite's default DEFERRED the upgrade fails at once
+    # with "database is locked" whenever another process writes, ignoring the timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, celery, channels -----------------------------------------------------------
