@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 TRAIN_TASK_NAME = "composer.runs.train"
 CANCEL_POLL_SECONDS = 0.25
+CLAIM_RETRY_SECONDS = 2
+CLAIM_MAX_RETRIES = 30
 MSG_TIME_LIMIT = "time limit exceeded: the run went over its budget's max_seconds plus the grace period"
 
 
@@ -94,9 +96,17 @@ def _make_stream(run_id: int):
 
 @app.task(name=TRAIN_TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def train_run(self, run_id: int, attempt: int) -> str:
+    from django.db import DatabaseError
+
     from composer.runs.services import run_start
 
-    run = run_start(run_id=run_id, attempt=attempt, hostname=self.request.hostname or "", task_id=self.request.id or "")
+    try:
+        run = run_start(run_id=run_id, attempt=attempt, hostname=self.request.hostname or "", task_id=self.request.id or "")
+    except DatabaseError as error:
+        # The database is busy or restarting: try the claim again later rather than leave the
+        # run queued forever (the claim is idempotent, so a retry is always safe).
+        _close_db_connection()
+        raise self.retry(exc=error, countdown=CLAIM_RETRY_SECONDS, max_retries=CLAIM_MAX_RETRIES)
     if run is None:
         logger.info("run %s attempt %s: nothing to do", run_id, attempt)
         return "skipped"

@@ -118,7 +118,8 @@ class RunStream:
         return seqs
 
     def _message(self, seq: int, type_: str, payload: dict) -> dict:
-        return {**payload, "type": type_, "run": self.run_id, "seq": seq}
+        # ts: when the worker said it (Unix seconds), for charts' wall-clock axes and latency figures.
+        return {"ts": round(time.time(), 4), **payload, "type": type_, "run": self.run_id, "seq": seq}
 
     def emit(self, type_: str, **payload) -> dict:
         """Number, publish now, store within flush_seconds. Returns the message."""

@@ -238,6 +238,24 @@ class Stack:
     def start_sweeper(self) -> subprocess.Popen:
         return self.spawn("sweeper", [sys.executable, "-m", "composer.runs.sweeper", "--interval", "2", "--stale-after", "8"])
 
+    def diagnose(self) -> str:
+        """What every run looks like and where each worker child is (stacks via faulthandler)."""
+        from composer.runs.models import Run, RunEvent
+
+        lines = [f"run {r.pk} {r.status} attempt={r.attempt} beat={r.heartbeat_at} error={r.error_message[:200]!r} "
+                 f"events={RunEvent.objects.filter(run=r).count()}" for r in Run.objects.all()]
+        for process in self.processes:
+            for child in Path("/proc").glob("[0-9]*"):
+                try:
+                    if int((child / "stat").read_text().split(") ")[1].split()[1]) == process.pid:
+                        os.kill(int(child.name), signal.SIGUSR2)
+                except (OSError, ValueError, IndexError):
+                    pass
+        time.sleep(1.5)
+        for log in sorted(self.tmp.glob("*.log")):
+            lines.append(f"--- {log.name}\n{log.read_text(errors='replace')[-6000:]}")
+        return "\n".join(lines)
+
     def stop_all(self) -> None:
         for process in reversed(self.processes):
             stop_process_group(process)

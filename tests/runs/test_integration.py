@@ -45,14 +45,14 @@ def recorded(run_id: int) -> list[dict]:
     return [event.to_message() for event in RunEvent.objects.filter(run_id=run_id).order_by("seq")]
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.2):
+def wait_until(predicate, timeout: float, interval: float = 0.2, *, stack=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise TimeoutError(f"condition not met within {timeout}s")
+    raise TimeoutError(f"condition not met within {timeout}s\n" + (stack.diagnose() if stack else ""))
 
 
 def launch(stack, user, graph, **overrides) -> dict:
@@ -159,13 +159,13 @@ def test_a_sigkilled_worker_fails_its_run_within_60s_and_keeps_its_metrics(stack
     def train_points():
         return RunEvent.objects.filter(run_id=run["id"], type="metrics", split="train").count()
 
-    wait_until(lambda: train_points() >= 5, timeout=90)
+    wait_until(lambda: train_points() >= 5, timeout=90, stack=stack)
     os.killpg(worker.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     worker.wait()
     stored_before = train_points()
 
-    failed = wait_until(lambda: Run.objects.filter(pk=run["id"], status=RunStatus.FAILED).first(), timeout=60)
+    failed = wait_until(lambda: Run.objects.filter(pk=run["id"], status=RunStatus.FAILED).first(), timeout=60, stack=stack)
     assert time.monotonic() - killed_at < 60
     assert failed.error_message.startswith("worker lost")
     assert train_points() == stored_before >= 5
@@ -179,11 +179,11 @@ def test_a_redis_restart_mid_run_still_finishes_with_the_full_curve(stack, alice
     stack.start_worker()
     # A time budget, not a step count, keeps the run going through the outage however fast steps are.
     run = launch(stack, alice, make_graph(alice), steps=20_000, max_seconds=8)
-    wait_until(lambda: RunEvent.objects.filter(run_id=run["id"], type="metrics").exists(), timeout=90)
+    wait_until(lambda: RunEvent.objects.filter(run_id=run["id"], type="metrics").exists(), timeout=90, stack=stack)
     stack.redis.restart(down_seconds=2.0)
     assert Run.objects.get(pk=run["id"]).status == RunStatus.RUNNING, "the run ended before the outage"
 
-    finished = wait_until(lambda: Run.objects.filter(pk=run["id"], status__in=["succeeded", "failed"]).first(), timeout=150)
+    finished = wait_until(lambda: Run.objects.filter(pk=run["id"], status__in=["succeeded", "failed"]).first(), timeout=150, stack=stack)
     assert finished.status == RunStatus.SUCCEEDED, finished.error_message
     events = recorded(run["id"])
     assert [m["seq"] for m in events] == list(range(1, len(events) + 1))
