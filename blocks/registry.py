@@ -7,6 +7,7 @@ Block modules register themselves on import (see ``blocks/library/__init__.py``)
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -232,6 +233,8 @@ class BlockType:
 
 _REGISTRY: dict[str, BlockType] = {}
 _LOADED = False
+# Web servers answer requests on several threads: the first ones may arrive together.
+_LOAD_LOCK = threading.Lock()
 
 
 def register(block: BlockType) -> BlockType:
@@ -243,9 +246,13 @@ def register(block: BlockType) -> BlockType:
 
 def _ensure_loaded() -> None:
     global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        import blocks.library  # noqa: F401  (registers every block on import)
+    if _LOADED:
+        return
+    with _LOAD_LOCK:
+        if not _LOADED:
+            import blocks.library  # noqa: F401  (registers every block on import)
+
+            _LOADED = True  # only after a complete import, so no caller ever sees half a registry
 
 
 def get_block(name: str) -> BlockType:

@@ -16,3 +16,4 @@ def test_catalogue_lists_every_block_with_its_paper():
 
 def test_docs_catalogue_is_current():
     assert DOC.read_text() == catalog_markdown(), "regenerate with: python -m blocks.catalog > docs/blocks.md"
+
