@@ -23,6 +23,7 @@ from blocks.ops.retention import (
     retention_recurrent,
     retention_step,
 )
+import blocks.ops.selective_scan as selective_scan_module
 from blocks.ops.selective_scan import selective_scan, selective_scan_ref, selective_scan_step
 
 TOL = 1e-5
@@ -89,8 +90,8 @@ def test_chunked_selective_scan_matches_reference(chunk_size):
 
 @pytest.mark.parametrize("delta_scale", [0.01, 3.0, 40.0])
 def test_chunked_selective_scan_is_exact_for_slow_medium_and_fast_decays(delta_scale):
-    """Small steps keep whole log-space chunks, medium ones shorten them, huge ones need the
-    position loop: every regime gives the reference numbers."""
+    """Only decays <= 1 are multiplied, so slow, medium and fast decays all give the reference
+    numbers with the same chunks."""
     u, delta, A, B, C, D, z, bias = _scan_inputs(length=40)
     delta = delta.abs() * delta_scale
     fast = selective_scan(u, delta, A, B, C, D=D, chunk_size=16)
@@ -116,7 +117,8 @@ def test_selective_scan_without_optional_arguments_is_the_bare_recurrence():
 
 
 def test_selective_scan_stays_exact_when_decay_would_overflow_log_space():
-    """Large steps make e^{-cumsum(delta A)} overflow float32: the op must fall back, not NaN."""
+    """Large steps make the decays underflow (e^{-100s} inside one chunk): finite, exact, and so
+    are the gradients."""
     u, delta, A, B, C, D, z, bias = _scan_inputs(length=20, delta_scale=1.0)
     delta = delta.abs() * 20 + 5  # decays of e^{-100s} inside one chunk
     delta.requires_grad_(True)
@@ -139,6 +141,35 @@ def test_selective_scan_gradients_match_reference():
     for fast_grad, ref_grad in zip(*grads):
         assert torch.isfinite(fast_grad).all()
         torch.testing.assert_close(fast_grad, ref_grad, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 3, 7])
+def test_selective_scan_across_cache_blocks_matches_reference(monkeypatch, chunk_size):
+    """Tiny cache blocks: the state carried between blocks, chunk tails and heads, forward and
+    backward, all equal the per-step loop."""
+    monkeypatch.setattr(selective_scan_module, "_BLOCK_NUMEL", 2 * 3 * 4 * 10)  # 10 positions
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=47)
+    inputs = [t.clone().requires_grad_(True) for t in (u, delta, A, B, C, D, z, bias)]
+    outputs, grads = [], []
+    for scan, extra in ((selective_scan, {"chunk_size": chunk_size}), (selective_scan_ref, {})):
+        u_, delta_, A_, B_, C_, D_, z_, bias_ = inputs
+        out = scan(u_, delta_, A_, B_, C_, D=D_, z=z_, delta_bias=bias_, delta_softplus=True, **extra)
+        outputs.append(out)
+        grads.append(torch.autograd.grad((out * torch.cos(out.detach())).sum(), inputs))
+    torch.testing.assert_close(outputs[0], outputs[1], atol=TOL, rtol=TOL)
+    for fast_grad, ref_grad in zip(*grads):
+        torch.testing.assert_close(fast_grad, ref_grad, atol=1e-4, rtol=1e-4)
+
+
+def test_selective_scan_backward_passes_gradcheck():
+    u, delta, A, B, C, *_ = _scan_inputs(batch=2, channels=2, state=3, length=9)
+    inputs = tuple(t.double().requires_grad_(True) for t in (u, delta.abs(), A, B, C))
+    assert torch.autograd.gradcheck(lambda *x: selective_scan(*x, chunk_size=2), inputs)
+
+
+def test_selective_scan_of_an_empty_sequence_is_empty():
+    u, delta, A, B, C, *_ = _scan_inputs(length=0)
+    assert selective_scan(u, delta, A, B, C).shape == u.shape
 
 
 def test_selective_scan_step_by_step_equals_parallel():
