@@ -103,8 +103,11 @@ class BenchStack:
             import django
 
             django.setup()
-            web = self.spawn("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.http_port),
-                                        "composer.asgi:application"])
+            profile = os.environ.get("COMPOSER_BENCH_PROFILE_WEB")  # a path: cProfile the web server into it
+            prefix = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+            web = self.spawn("daphne", prefix + ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.http_port),
+                                                 "composer.asgi:application"])
+            self.web = web
             wait_for_port(self.http_port, 60, web)
             if self.with_worker:
                 from workers.celery_app import live_workers, worker_argv
@@ -123,7 +126,8 @@ class BenchStack:
     def __exit__(self, *exc_info) -> None:
         for process in reversed(self.children):
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                # SIGINT lets a profiled web server stop cleanly and write its profile.
+                os.killpg(process.pid, signal.SIGINT if process is getattr(self, "web", None) else signal.SIGTERM)
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:

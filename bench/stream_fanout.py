@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 FLUSH_SECONDS, FLUSH_POINTS = 0.5, 50
+PUBLISH_LAGS: list[float] = []  # publisher process: point created -> group_send returned
 
 
 async def publish_run(run_id: int, rate: float, seconds: float, start_at: float) -> None:
@@ -44,6 +45,7 @@ async def publish_run(run_id: int, rate: float, seconds: float, start_at: float)
         message = {"ts": time.time(), "step": index + 1, "split": "train", "loss": 1.0 / (index + 1),
                    "type": "metrics", "run": run_id, "seq": first_seq + index}
         await layer.group_send(group, {"type": "run.event", "message": message})
+        PUBLISH_LAGS.append(time.time() - message["ts"])
         pending.append(message)
         if len(pending) >= FLUSH_POINTS or time.monotonic() - last_flush >= FLUSH_SECONDS:
             batch, pending, last_flush = pending, [], time.monotonic()
@@ -85,6 +87,12 @@ async def subscribe(url: str, expected: int, seconds: float, results: dict, read
     results["out_of_order"] = results.get("out_of_order", 0) + sum(1 for a, b in zip(seqs, seqs[1:]) if b <= a)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (and its waited-for children) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -105,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 
         django.setup()
         asyncio.run(publish_all([int(i) for i in args.publish.split(",")], args.rate, args.seconds))
+        lags = [lag * 1000 for lag in PUBLISH_LAGS]
+        print(f"publisher     group_send returned after p50 {percentile(lags, 0.5):.1f} ms, "
+              f"p99 {percentile(lags, 0.99):.1f} ms ({len(lags)} points)", flush=True)
         return 0
 
     from run_latency import BenchStack
@@ -142,7 +153,15 @@ def main(argv: list[str] | None = None) -> int:
             await publisher.wait()
             return results
 
+        redis_process, daphne_process = stack.children[0], stack.children[1]
+        cpu_before = {"redis": cpu_seconds(redis_process.pid), "daphne": cpu_seconds(daphne_process.pid),
+                      "clients": time.process_time()}
+        wall_started = time.monotonic()
         results = asyncio.run(bench())
+        wall = time.monotonic() - wall_started
+        cpu_used = {"redis": cpu_seconds(redis_process.pid) - cpu_before["redis"],
+                    "daphne": cpu_seconds(daphne_process.pid) - cpu_before["daphne"],
+                    "clients": time.process_time() - cpu_before["clients"]}
     latencies = [v * 1000 for v in results["latencies"]]
     delivered = len(latencies)
     print(f"stream fan-out: {args.runs} runs x {args.rate:g} points/s for {args.seconds:g}s -> "
@@ -154,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lost          {results['lost']}")
     print(f"duplicates    {results['duplicates']}")
     print(f"out of order  {results['out_of_order']}")
+    print("cpu share     " + ", ".join(f"{name} {used / wall:.0%}" for name, used in cpu_used.items())
+          + f" of one core over {wall:.1f}s (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     ok = percentile(latencies, 0.99) < 250 and results["lost"] == 0
     print(f"target p99 < 250 ms and 0 lost: {'met' if ok else 'NOT met'}")
     return 0

@@ -16,6 +16,7 @@ import asyncio
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
 
 from composer.runs.models import Run, run_group_name
 from composer.runs.ws_auth import query_param
@@ -27,6 +28,7 @@ CATCH_UP_PAGE = 2000
 # a seq that never arrives (its worker died before storing it) is skipped after this.
 GAP_WAIT_SECONDS = 2.0
 GAP_POLL_SECONDS = 0.1
+GROUP_ADD_ATTEMPTS = 5
 
 
 @database_sync_to_async
@@ -61,9 +63,21 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.group_name = run_group_name(self.run_id)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self._join_group()
         await self.accept()
         await self._send_recorded(until=None)
+
+    async def _join_group(self) -> None:
+        """group_add, retried briefly: right after a Redis restart the layer's first command on
+        a dead connection fails, the next one reconnects."""
+        for attempt in range(GROUP_ADD_ATTEMPTS):
+            try:
+                await self.channel_layer.group_add(self.group_name, self.channel_name)
+                return
+            except (ConnectionError, OSError, RedisError):
+                if attempt == GROUP_ADD_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
 
     async def disconnect(self, code):
         if self.group_name:
