@@ -159,6 +159,19 @@ def _time_major(x):
     return x.reshape(b * c, length).t().contiguous().view(length, b, c)
 
 
+def _is_time_major(x: torch.Tensor) -> bool:
+    return x.permute(2, 0, 1).is_contiguous()
+
+
+def _channel_major(x_tm: torch.Tensor, time_major: bool) -> torch.Tensor:
+    """(L, b, c) -> (b, c, L), laid out time-major or not as asked: elementwise ops between
+    tensors of different layouts run over strided memory, several times slower."""
+    if time_major:
+        return x_tm.permute(1, 2, 0)
+    length, b, c = x_tm.shape
+    return x_tm.view(length, b * c).t().contiguous().view(b, c, length)
+
+
 class _SelectiveScan(torch.autograd.Function):
     """y = C . h over the recurrence, without D or z; delta already biased and softplus-ed."""
 
@@ -193,7 +206,9 @@ class _SelectiveScan(torch.autograd.Function):
                       out=y[s0:s1].view(S * batch, 1, channels))
         ctx.save_for_backward(ut, dt, dtu, A, Bt, Ct, starts)
         ctx.plan = (block, chunk)
-        return y.permute(1, 2, 0)
+        # each gradient is laid out as its input was, the output as u is (the D u skip adds them)
+        ctx.layouts = (_is_time_major(u), _is_time_major(delta), _is_time_major(B), _is_time_major(C))
+        return _channel_major(y, ctx.layouts[0])
 
     @staticmethod
     @once_differentiable
@@ -248,7 +263,9 @@ class _SelectiveScan(torch.autograd.Function):
             torch.sum(wb.mul_(At), 2, out=d_dta[s0:s1])
         d_dt = d_dta.addcmul_(d_dtu, ut)
         du = d_dtu.mul_(dt)
-        return (du.permute(1, 2, 0), d_dt.permute(1, 2, 0), dAt.t(), dBt.permute(1, 2, 0), dCt.permute(1, 2, 0), None)
+        u_tm, delta_tm, B_tm, C_tm = ctx.layouts
+        return (_channel_major(du, u_tm), _channel_major(d_dt, delta_tm), dAt.t(),
+                _channel_major(dBt, B_tm), _channel_major(dCt, C_tm), None)
 
 
 
