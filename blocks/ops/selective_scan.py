@@ -112,13 +112,16 @@ def _scan_(a: torch.Tensor, x: torch.Tensor, chunk: int, prod: torch.Tensor) -> 
         av = a[:body].view(chunks, chunk, -1)
         xv = x[:body].view(chunks, chunk, -1)
         pv = prod[:body].view(chunks, chunk, -1)
-        pv[:, 0].copy_(av[:, 0])
+        # unbind once: indexing inside the loops would cost a dispatch per view
+        a_t, x_t, p_t = av.unbind(1), xv.unbind(1), pv.unbind(1)
+        p_t[0].copy_(a_t[0])
         for t in range(1, chunk):  # every chunk from a zero state, all chunks in one op per step
-            xv[:, t].addcmul_(av[:, t], xv[:, t - 1])
-            torch.mul(av[:, t], pv[:, t - 1], out=pv[:, t])
-        ends = xv[:, -1]
+            x_t[t].addcmul_(a_t[t], x_t[t - 1])
+            torch.mul(a_t[t], p_t[t - 1], out=p_t[t])
+        ends, decays = x_t[-1].unbind(0), p_t[-1].unbind(0)
         for k in range(1, chunks):  # chain the chunk ends: each becomes the true state there
-            ends[k].addcmul_(pv[k, -1], ends[k - 1])
+            ends[k].addcmul_(decays[k], ends[k - 1])
+        ends = x_t[-1]
         # the rest of each chunk gains the state carried in, decayed to its position
         xv[1:, :-1].addcmul_(pv[1:, :-1], ends[:-1].unsqueeze(1))
     for t in range(max(body, 1), steps):  # the tail that fills no whole chunk
@@ -137,13 +140,15 @@ def _scan_reverse_(d: torch.Tensor, x: torch.Tensor, chunk: int, prod: torch.Ten
         dv = d[head:].view(chunks, chunk, -1)
         xv = x[head:].view(chunks, chunk, -1)
         pv = prod[head:steps].view(chunks, chunk, -1)
-        pv[:, -1].copy_(dv[:, -1])  # pv[:, t]: decay from t to the next chunk's first position
+        d_t, x_t, p_t = dv.unbind(1), xv.unbind(1), pv.unbind(1)
+        p_t[-1].copy_(d_t[-1])  # p_t[t]: decay from t to the next chunk's first position
         for t in range(chunk - 2, -1, -1):
-            xv[:, t].addcmul_(dv[:, t], xv[:, t + 1])
-            torch.mul(dv[:, t], pv[:, t + 1], out=pv[:, t])
-        starts = xv[:, 0]
+            x_t[t].addcmul_(d_t[t], x_t[t + 1])
+            torch.mul(d_t[t], p_t[t + 1], out=p_t[t])
+        starts, decays = x_t[0].unbind(0), p_t[0].unbind(0)
         for k in range(chunks - 2, -1, -1):  # chain the chunk starts from the end
-            starts[k].addcmul_(pv[k, 0], starts[k + 1])
+            starts[k].addcmul_(decays[k], starts[k + 1])
+        starts = x_t[0]
         xv[:-1, 1:].addcmul_(pv[:-1, 1:], starts[1:].unsqueeze(1))
     for t in range(min(head, steps - 1) - 1, -1, -1):
         x[t].addcmul_(d[t], x[t + 1])
