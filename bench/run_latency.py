@@ -70,9 +70,11 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen) -> None:
 class BenchStack:
     """Private Redis, database, daphne and (optionally) a worker; stops every child on exit."""
 
-    def __init__(self, *, database_url: str | None = None, with_worker: bool = True):
+    def __init__(self, *, database_url: str | None = None, with_worker: bool = True, web_processes: int = 1):
         self.tmp = Path(tempfile.mkdtemp(prefix="composer-bench-"))
         self.redis_port, self.http_port = free_port(), free_port()
+        # Extra ASGI servers on their own ports (the first one is http_port), as behind a balancer.
+        self.web_ports = [self.http_port] + [free_port() for _ in range(web_processes - 1)]
         self.children: list[subprocess.Popen] = []
         self.with_worker = with_worker
         self.env = {
@@ -109,6 +111,10 @@ class BenchStack:
                                                  "composer.asgi:application"])
             self.web = web
             wait_for_port(self.http_port, 60, web)
+            for index, port in enumerate(self.web_ports[1:], start=2):
+                extra = self.spawn(f"daphne{index}", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                                      "composer.asgi:application"])
+                wait_for_port(port, 60, extra)
             if self.with_worker:
                 from workers.celery_app import live_workers, worker_argv
 
@@ -152,8 +158,9 @@ class BenchStack:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
-    def ws_url(self, run_id: int, token: str) -> str:
-        return f"ws://127.0.0.1:{self.http_port}/ws/runs/{run_id}/?token={token}"
+    def ws_url(self, run_id: int, token: str, web_index: int = 0) -> str:
+        port = self.web_ports[web_index % len(self.web_ports)]
+        return f"ws://127.0.0.1:{port}/ws/runs/{run_id}/?token={token}"
 
 
 async def measure_one(stack: BenchStack, graph_id: int, token: str, steps: int) -> dict:

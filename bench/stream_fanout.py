@@ -32,7 +32,7 @@ async def publish_run(run_id: int, rate: float, seconds: float, start_at: float)
     from channels.layers import get_channel_layer
 
     from composer.runs import services
-    from composer.runs.models import run_group_name
+    from composer.runs.models import run_group_event, run_group_name
 
     layer, group, count = get_channel_layer(), run_group_name(run_id), int(rate * seconds)
     last = await asyncio.to_thread(services.run_reserve_seqs, run_id=run_id, count=count)
@@ -44,7 +44,7 @@ async def publish_run(run_id: int, rate: float, seconds: float, start_at: float)
     for index in range(count):
         message = {"ts": time.time(), "step": index + 1, "split": "train", "loss": 1.0 / (index + 1),
                    "type": "metrics", "run": run_id, "seq": first_seq + index}
-        await layer.group_send(group, {"type": "run.event", "message": message})
+        await layer.group_send(group, run_group_event(message))
         PUBLISH_LAGS.append(time.time() - message["ts"])
         pending.append(message)
         if len(pending) >= FLUSH_POINTS or time.monotonic() - last_flush >= FLUSH_SECONDS:
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="points per second per run")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--web-processes", type=int, default=1, help="ASGI servers sharing the subscribers")
     parser.add_argument("--publish", default=None, help=argparse.SUPPRESS)  # internal: publisher process
     args = parser.parse_args(argv)
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from run_latency import BenchStack
 
-    with BenchStack(database_url=args.database_url, with_worker=False) as stack:
+    with BenchStack(database_url=args.database_url, with_worker=False, web_processes=args.web_processes) as stack:
         from composer.graphs.models import Visibility
         from composer.graphs.services import graph_create
         from composer.runs.models import Run, RunStatus
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         async def bench() -> dict:
             results: dict = {}
             ready, connected = asyncio.Event(), []
-            clients = [asyncio.create_task(subscribe(stack.ws_url(runs[i % len(runs)].pk, token), expected,
+            clients = [asyncio.create_task(subscribe(stack.ws_url(runs[i % len(runs)].pk, token, web_index=i), expected,
                                                      args.seconds, results, ready, connected))
                        for i in range(args.subscribers)]
             while len(connected) < args.subscribers:
@@ -153,19 +154,23 @@ def main(argv: list[str] | None = None) -> int:
             await publisher.wait()
             return results
 
-        redis_process, daphne_process = stack.children[0], stack.children[1]
-        cpu_before = {"redis": cpu_seconds(redis_process.pid), "daphne": cpu_seconds(daphne_process.pid),
-                      "clients": time.process_time()}
+        redis_process, web_processes = stack.children[0], stack.children[1:]
+
+        def web_cpu() -> float:
+            return sum(cpu_seconds(process.pid) for process in web_processes)
+
+        cpu_before = {"redis": cpu_seconds(redis_process.pid), "daphne": web_cpu(), "clients": time.process_time()}
         wall_started = time.monotonic()
         results = asyncio.run(bench())
         wall = time.monotonic() - wall_started
         cpu_used = {"redis": cpu_seconds(redis_process.pid) - cpu_before["redis"],
-                    "daphne": cpu_seconds(daphne_process.pid) - cpu_before["daphne"],
+                    "daphne": web_cpu() - cpu_before["daphne"],
                     "clients": time.process_time() - cpu_before["clients"]}
     latencies = [v * 1000 for v in results["latencies"]]
     delivered = len(latencies)
     print(f"stream fan-out: {args.runs} runs x {args.rate:g} points/s for {args.seconds:g}s -> "
-          f"{args.subscribers} websocket subscribers ({args.subscribers // args.runs} per run)")
+          f"{args.subscribers} websocket subscribers ({args.subscribers // args.runs} per run) "
+          f"on {args.web_processes} daphne process(es)")
     print(f"delivered     {delivered} of {expected * args.subscribers} ({delivered / args.seconds:.0f}/s)")
     for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
         print(f"latency {name}   {percentile(latencies, q):8.1f} ms")

@@ -72,9 +72,9 @@ def _close_db_connection() -> None:
 async def _publish(message: dict) -> None:
     from channels.layers import get_channel_layer
 
-    from composer.runs.models import run_group_name
+    from composer.runs.models import run_group_event, run_group_name
 
-    await get_channel_layer().group_send(run_group_name(message["run"]), {"type": "run.event", "message": message})
+    await get_channel_layer().group_send(run_group_name(message["run"]), run_group_event(message))
 
 
 def _make_stream(run_id: int):

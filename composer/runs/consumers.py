@@ -112,5 +112,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
                 if self.last_sent < seq - 1:
                     await asyncio.sleep(GAP_POLL_SECONDS)
                     waited += GAP_POLL_SECONDS
-        await self.send_json(message)
+        if "text" in event:
+            await self.send(text_data=event["text"])
+        else:
+            await self.send_json(message)
         self.last_sent = seq

@@ -13,6 +13,8 @@ reserves them there first, so two writers never reuse a number even across a wor
 """
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models
 
@@ -92,6 +94,12 @@ class Run(models.Model):
 def run_group_name(run_id: int) -> str:
     """The Channels group of a run's live view (letters, digits, ``.-_`` only; under 100 chars)."""
     return f"run.{int(run_id)}"
+
+
+def run_group_event(message: dict) -> dict:
+    """The Channels event that carries one run message to its group. The JSON text is encoded
+    once here, not once per subscribed websocket."""
+    return {"type": "run.event", "message": message, "text": json.dumps(message)}
 
 
 class EventType(models.TextChoices):

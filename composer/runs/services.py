@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from composer.runs.limits import run_limits
-from composer.runs.models import EventType, Run, RunEvent, RunStatus, run_group_name
+from composer.runs.models import EventType, Run, RunEvent, RunStatus, run_group_event, run_group_name
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def run_publish(messages: list[dict]) -> None:
     layer = get_channel_layer()
     try:
         for message in messages:
-            async_to_sync(layer.group_send)(run_group_name(message["run"]), {"type": "run.event", "message": message})
+            async_to_sync(layer.group_send)(run_group_name(message["run"]), run_group_event(message))
     except Exception:  # a channel-layer outage never fails a request; clients catch up from the DB
         logger.warning("live publish of run events failed", exc_info=True)
 
