@@ -201,21 +201,36 @@ class Mamba(nn.Module):
     def _split_x_proj(self, x_dbl: torch.Tensor):
         return torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
 
+    def _causal_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """The depthwise causal conv1d on x (B, L, E), kept in this layout: out_t = bias +
+        sum_k w_k x_{t-K+1+k}, as ``step`` computes it.
+
+        conv1d wants (B, E, L), and switching layouts there and back costs strided copies that
+        grow faster than L (cache and TLB misses); K shifted multiply-adds stay contiguous.
+        """
+        length, taps = x.shape[1], self.d_conv
+        weight = self.conv1d.weight.squeeze(1)  # (E, K)
+        padded = F.pad(x, (0, 0, taps - 1, 0))  # (B, L + K - 1, E), zeros before the start
+        out = torch.addcmul(self.conv1d.bias, padded[:, taps - 1 :], weight[:, taps - 1])
+        for k in range(taps - 1):
+            out = torch.addcmul(out, padded[:, k : k + length], weight[:, k])
+        return out
+
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        length = hidden.shape[1]
-        xz = self.in_proj(hidden).transpose(1, 2)  # (B, 2E, L)
-        x, z = xz.chunk(2, dim=1)  # (B, E, L) each
-        x = F.silu(self.conv1d(x)[..., :length])  # causal: drop the right padding
-        dt, B, C = self._split_x_proj(self.x_proj(x.transpose(1, 2)))  # (B, L, R), (B, L, N) x2
-        delta = (dt @ self.dt_proj.weight.T).transpose(1, 2)  # (B, E, L)
+        # Everything stays (B, L, .) in memory; the scan takes (B, E, L) views of it, and gives y
+        # back in the same layout, so no op here or in the scan copies across layouts.
+        x, z = self.in_proj(hidden).chunk(2, dim=-1)  # (B, L, E) each
+        x = F.silu(self._causal_conv(x))
+        dt, B, C = self._split_x_proj(self.x_proj(x))  # (B, L, R), (B, L, N) x2
+        delta = dt @ self.dt_proj.weight.T  # (B, L, E)
         y = selective_scan(
-            x,
-            delta,
+            x.transpose(1, 2),
+            delta.transpose(1, 2),
             -torch.exp(self.A_log),
             B.transpose(1, 2),
             C.transpose(1, 2),
             D=self.D,
-            z=z,
+            z=z.transpose(1, 2),
             delta_bias=self.dt_proj.bias,
             delta_softplus=True,
         )  # (B, E, L)
