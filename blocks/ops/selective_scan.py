@@ -154,25 +154,35 @@ def _scan_reverse_(d: torch.Tensor, x: torch.Tensor, chunk: int, prod: torch.Ten
         x[t].addcmul_(d[t], x[t + 1])
 
 
-def _time_major(x):
-    """(b, c, L) -> (L, b, c) contiguous; free when x is already laid out time-major."""
-    t = x.permute(2, 0, 1)
-    if t.is_contiguous():
-        return t
+def _layout(x: torch.Tensor) -> str:
+    """How a (b, c, L) tensor lies in memory: "time" (L, b, c), "batch_time" (b, L, c), or
+    "channel" (b, c, L) or anything else."""
+    if x.permute(2, 0, 1).is_contiguous():
+        return "time"
+    if x.transpose(1, 2).is_contiguous():
+        return "batch_time"
+    return "channel"
+
+
+def _time_major(x: torch.Tensor) -> torch.Tensor:
+    """(b, c, L) -> (L, b, c) contiguous, by the cheapest copy for x's layout (or none)."""
+    layout = _layout(x)
+    if layout == "time":
+        return x.permute(2, 0, 1)
+    if layout == "batch_time":  # whole rows of c numbers move: a streaming copy
+        return x.permute(2, 0, 1).contiguous()
     b, c, length = x.shape
     # a 2-D transpose has a fast blocked kernel; a 3-D permute copy does not
     return x.reshape(b * c, length).t().contiguous().view(length, b, c)
 
 
-def _is_time_major(x: torch.Tensor) -> bool:
-    return x.permute(2, 0, 1).is_contiguous()
-
-
-def _channel_major(x_tm: torch.Tensor, time_major: bool) -> torch.Tensor:
-    """(L, b, c) -> (b, c, L), laid out time-major or not as asked: elementwise ops between
-    tensors of different layouts run over strided memory, several times slower."""
-    if time_major:
+def _from_time_major(x_tm: torch.Tensor, layout: str) -> torch.Tensor:
+    """(L, b, c) -> (b, c, L) laid out as ``layout``: elementwise ops between tensors of
+    different layouts run over strided memory, several times slower."""
+    if layout == "time":
         return x_tm.permute(1, 2, 0)
+    if layout == "batch_time":
+        return x_tm.transpose(0, 1).contiguous().transpose(1, 2)
     length, b, c = x_tm.shape
     return x_tm.view(length, b * c).t().contiguous().view(b, c, length)
 
@@ -212,8 +222,8 @@ class _SelectiveScan(torch.autograd.Function):
         ctx.save_for_backward(ut, dt, dtu, A, Bt, Ct, starts)
         ctx.plan = (block, chunk)
         # each gradient is laid out as its input was, the output as u is (the D u skip adds them)
-        ctx.layouts = (_is_time_major(u), _is_time_major(delta), _is_time_major(B), _is_time_major(C))
-        return _channel_major(y, ctx.layouts[0])
+        ctx.layouts = (_layout(u), _layout(delta), _layout(B), _layout(C))
+        return _from_time_major(y, ctx.layouts[0])
 
     @staticmethod
     @once_differentiable
@@ -268,10 +278,9 @@ class _SelectiveScan(torch.autograd.Function):
             torch.sum(wb.mul_(At), 2, out=d_dta[s0:s1])
         d_dt = d_dta.addcmul_(d_dtu, ut)
         du = d_dtu.mul_(dt)
-        u_tm, delta_tm, B_tm, C_tm = ctx.layouts
-        return (_channel_major(du, u_tm), _channel_major(d_dt, delta_tm), dAt.t(),
-                _channel_major(dBt, B_tm), _channel_major(dCt, C_tm), None)
-
+        u_layout, delta_layout, B_layout, C_layout = ctx.layouts
+        return (_from_time_major(du, u_layout), _from_time_major(d_dt, delta_layout), dAt.t(),
+                _from_time_major(dBt, B_layout), _from_time_major(dCt, C_layout), None)
 
 
 def selective_scan_ref(

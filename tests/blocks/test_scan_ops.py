@@ -161,6 +161,23 @@ def test_selective_scan_across_cache_blocks_matches_reference(monkeypatch, chunk
         torch.testing.assert_close(fast_grad, ref_grad, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("layout", ["channel", "batch_time", "time"])
+def test_selective_scan_takes_any_memory_layout(layout):
+    """(b, c, L) views of (b, L, c) or (L, b, c) memory, as a block hands them over, give the
+    reference numbers and gradients too."""
+    order = {"channel": (0, 1, 2), "batch_time": (0, 2, 1), "time": (2, 0, 1)}[layout]
+    inverse = [order.index(i) for i in range(3)]
+    u, delta, A, B, C, D, z, bias = _scan_inputs(length=21)
+    leaves = [t.permute(order).contiguous().requires_grad_(True) for t in (u, delta, B, C)]
+    grads = []
+    for scan in (selective_scan, selective_scan_ref):
+        u_, delta_, B_, C_ = (t.permute(inverse) for t in leaves)
+        out = scan(u_, delta_, A, B_, C_, D=D, z=z, delta_bias=bias, delta_softplus=True)
+        grads.append((out, *torch.autograd.grad(out.square().sum(), leaves)))
+    for fast, ref in zip(*grads):
+        torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
+
+
 def test_selective_scan_backward_passes_gradcheck():
     u, delta, A, B, C, *_ = _scan_inputs(batch=2, channels=2, state=3, length=9)
     inputs = tuple(t.double().requires_grad_(True) for t in (u, delta.abs(), A, B, C))
