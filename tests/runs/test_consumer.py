@@ -17,6 +17,17 @@ from composer.runs.routing import websocket_urlpatterns
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+async def _close_consumer_connections():
+    """The consumer's queries run in asgiref's executor thread; close that thread's connection so
+    the test database can be dropped at the end (PostgreSQL refuses while a session is open)."""
+    yield
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()
+
+
 @pytest.fixture
 def run(alice, make_graph):
     graph = make_graph(alice)
