@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -76,40 +78,42 @@ def _redis():
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def detect_device() -> tuple[str, str]:
-    """("cuda", GPU name) or ("cpu", processor), honouring COMPOSER_DEVICE; never initialises CUDA
-    in the main process (prefork children must be the first to touch it)."""
+    """("cuda", GPU name) or ("cpu", processor name), honouring COMPOSER_DEVICE. Asks nvidia-smi
+    rather than torch: the main process must never initialise CUDA (its pool children fork)."""
     from django.conf import settings
 
-    wanted = getattr(settings, "COMPOSER_DEVICE", "auto")
-    if wanted in ("auto", "cuda"):
+    if getattr(settings, "COMPOSER_DEVICE", "auto") in ("auto", "cuda"):
         try:
-            import subprocess
-
             names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                   capture_output=True, text=True, timeout=5).stdout.split("\n")
+                                   capture_output=True, text=True, timeout=5).stdout.splitlines()
             if names and names[0].strip():
                 return "cuda", names[0].strip()
         except (OSError, subprocess.SubprocessError):
             pass
-    return "cpu", socket.gethostname() if not os.path.exists("/proc/cpuinfo") else _cpu_name()
-
-
-def _cpu_name() -> str:
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "cpu"
-
-
-def worker_record(hostname: str, queues: list[str]) -> dict:
-    device, device_name = _DEVICE_CACHE.setdefault("device", detect_device())
-    return {"hostname": hostname, "device": device, "device_name": device_name, "pid": os.getpid(),
-            "queues": queues, "ts": time.time()}
+    return "cpu", cpu_name()
 
 
 _DEVICE_CACHE: dict[str, tuple[str, str]] = {}
+
+
+def worker_record(hostname: str, queues: list[str]) -> dict:
+    if "device" not in _DEVICE_CACHE:
+        _DEVICE_CACHE["device"] = detect_device()
+    device, device_name = _DEVICE_CACHE["device"]
+    return {"hostname": hostname, "device": device, "device_name": device_name, "pid": os.getpid(),
+            "queues": queues, "ts": time.time()}
 
 
 def register_worker(hostname: str, queues: list[str]) -> None:

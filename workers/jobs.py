@@ -55,12 +55,12 @@ def pick_device() -> tuple[str, str]:
     import torch
     from django.conf import settings
 
-    from workers.celery_app import _cpu_name
+    from workers.celery_app import cpu_name
 
     wanted = getattr(settings, "COMPOSER_DEVICE", "auto")
     if wanted != "cpu" and torch.cuda.is_available():
         return "cuda", torch.cuda.get_device_name(0)
-    return "cpu", _cpu_name()
+    return "cpu", cpu_name()
 
 
 def _close_db_connection() -> None:
