@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_model, save_model
 
+from workers.json_values import json_safe
+
 WEIGHTS_FILE = "model.safetensors"
 SPEC_FILE = "spec.json"
 SUMMARY_FILE = "summary.json"
@@ -31,7 +33,7 @@ def save_checkpoint(out_dir: str | os.PathLike, model: torch.nn.Module, spec: di
     save_model(model, str(weights), metadata={"format": "pt", "task": str(summary.get("task"))})
     (directory / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     summary = dict(summary, checkpoint=str(weights))
-    (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n",
+    (directory / SUMMARY_FILE).write_text(json.dumps(json_safe(summary), indent=2, sort_keys=True, default=str) + "\n",
                                           encoding="utf-8")
     return weights
 

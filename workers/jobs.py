@@ -32,6 +32,7 @@ CANCEL_POLL_SECONDS = 0.25
 CLAIM_RETRY_SECONDS = 2
 CLAIM_MAX_RETRIES = 30
 MSG_TIME_LIMIT = "time limit exceeded: the run went over its budget's max_seconds plus the grace period"
+MSG_DIVERGED = "training diverged: the loss became NaN or infinite at step {step}; try a lower lr or more warmup"
 
 
 def enqueue_train_run(*, run_id: int, attempt: int, soft_time_limit: int, time_limit: int) -> str:
@@ -158,11 +159,19 @@ def execute_run(run) -> str:
                              device=device)
         out_dir = os.path.join(str(settings.COMPOSER_RUNS_DIR), str(run.pk))
         result = train(run.spec, run.task, run.task_params, config, on_event=on_event, should_stop=should_stop, out_dir=out_dir)
-        result = {"device": device, "device_name": device_name, "versions": versions, **(result or {})}
+        from workers.json_values import json_safe
+
+        result = json_safe({"device": device, "device_name": device_name, "versions": versions, **(result or {})})
         result.setdefault("wall_seconds", time.monotonic() - started)
-        status = RunStatus.CANCELLED if result.get("stopped") == "cancelled" else RunStatus.SUCCEEDED
         summary = {k: result.get(k) for k in services.FINAL_METRIC_KEYS if k in result}
         summary["checkpoint"] = result.get("checkpoint")
+        if result.get("stopped") == "diverged":
+            # NaN/inf weights are not a result anyone should compare against: the run failed.
+            message = MSG_DIVERGED.format(step=result.get("steps"))
+            stream.finish([("status", {"status": RunStatus.FAILED.value}), ("error", {"message": message, "traceback": ""})],
+                          finalize(RunStatus.FAILED, result, message))
+            return RunStatus.FAILED.value
+        status = RunStatus.CANCELLED if result.get("stopped") == "cancelled" else RunStatus.SUCCEEDED
         stream.finish([("status", {"status": status.value}), ("done", {"status": status.value, "result": summary})],
                       finalize(status, result))
         return status.value

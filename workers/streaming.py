@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Awaitable, Callable
 
+from workers.json_values import json_safe
+
 logger = logging.getLogger(__name__)
 
 Reserve = Callable[[int], int]
@@ -34,6 +36,7 @@ Store = Callable[[list[dict], Callable[[], bool] | None], bool]
 Publish = Callable[[dict], Awaitable[None]]
 
 _STOP = object()
+
 
 
 class Publisher(threading.Thread):
@@ -119,7 +122,7 @@ class RunStream:
 
     def _message(self, seq: int, type_: str, payload: dict) -> dict:
         # ts: when the worker said it (Unix seconds), for charts' wall-clock axes and latency figures.
-        return {"ts": round(time.time(), 4), **payload, "type": type_, "run": self.run_id, "seq": seq}
+        return {"ts": round(time.time(), 4), **json_safe(payload), "type": type_, "run": self.run_id, "seq": seq}
 
     def emit(self, type_: str, **payload) -> dict:
         """Number, publish now, store within flush_seconds. Returns the message."""

@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from workers.json_values import json_safe
+
 EXIT_BAD_INPUT = 2
 
 
@@ -110,7 +112,7 @@ class _ProgressReporter:
 
     def __call__(self, event: dict) -> None:
         if self.metrics_file is not None and event.get("type") == "metrics":
-            self.metrics_file.write(json.dumps(event) + "\n")
+            self.metrics_file.write(json.dumps(json_safe(event)) + "\n")
             self.metrics_file.flush()
         if self.bar is None:
             return
@@ -175,5 +177,5 @@ def run(args: argparse.Namespace) -> int:
         for line in lines:
             print(f"composer train: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(json_safe(summary), indent=2))
     return 0

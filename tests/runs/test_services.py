@@ -72,3 +72,40 @@ def test_event_store_is_idempotent_for_retried_batches(queued_run):
     services.run_events_store(run_id=queued_run.pk, messages=batch)
     event = RunEvent.objects.get(run=queued_run, seq=10)
     assert (event.step, event.split, event.to_message()) == (1, "train", batch[0])
+
+
+@pytest.mark.django_db(transaction=True)  # the stream's writer thread must see the run it writes for
+def test_a_run_whose_loss_becomes_nan_ends_failed_and_says_why(alice, make_graph, monkeypatch):
+    from workers.jobs import execute_run
+
+    monkeypatch.setattr("workers.jobs.enqueue_train_run", lambda **kwargs: "task")
+    request = LaunchRequest(task="copy", task_params={}, lr=3e-3, batch_size=4, steps=50, seed=0, max_seconds=60,
+                            max_tokens=None)
+    queued = services.run_launch(user=alice, graph=make_graph(alice), request=request)
+    # The loss turns NaN at the third training step, as it does when weights overflow.
+    import workers.trainer
+
+    real_loss, calls = workers.trainer._loss_and_correct, []
+
+    def overflowing_loss(logits, y):
+        loss, *rest = real_loss(logits, y)
+        calls.append(1)
+        return (loss * float("nan") if len(calls) >= 3 else loss, *rest)
+
+    monkeypatch.setattr(workers.trainer, "_loss_and_correct", overflowing_loss)
+    run = services.run_start(run_id=queued.pk, attempt=1)
+
+    assert execute_run(run) == RunStatus.FAILED
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.finished_at is not None
+    assert run.error_message.startswith("training diverged: the loss became NaN or infinite")
+    assert run.final_metrics["stopped"] == "diverged" and run.final_metrics["steps"] == 3
+    assert "at step 3;" in run.error_message and run.final_metrics["final_train_loss"] is None
+    events = list(RunEvent.objects.filter(run=run).order_by("seq"))
+    # The NaN point itself is recorded (as null: JSON has no NaN), so the chart shows where it broke.
+    losses = [m["loss"] for m in map(RunEvent.to_message, events) if m["type"] == "metrics" and m["split"] == "train"]
+    assert losses[-1] is None and all(isinstance(loss, float) for loss in losses[:-1]) and len(losses) == 3
+    assert [e.type for e in events[-2:]] == ["status", "error"]
+    assert events[-1].payload["message"] == run.error_message
+    assert "done" not in {e.type for e in events}

@@ -155,6 +155,23 @@ def test_should_stop_cancels_cooperatively_within_a_step():
     assert len(calls) == 4
 
 
+def test_a_non_finite_loss_stops_training_as_diverged(monkeypatch):
+    import workers.trainer
+
+    real_loss, calls = workers.trainer._loss_and_correct, []
+
+    def overflowing_loss(logits, y):
+        loss, *rest = real_loss(logits, y)
+        calls.append(1)
+        return (loss * float("inf") if len(calls) == 2 else loss, *rest)
+
+    monkeypatch.setattr(workers.trainer, "_loss_and_correct", overflowing_loss)
+    summary, events = run(config={"steps": 50})
+    assert summary["stopped"] == "diverged" and summary["steps"] == 2
+    assert train_losses(events)[-1] == float("inf")
+    assert any(e["type"] == "log" and "loss became inf at step 2" in e["message"] for e in events)
+
+
 def test_checkpoint_holds_weights_spec_and_summary(tmp_path):
     summary, _ = run(out_dir=tmp_path / "ckpt")
     directory = tmp_path / "ckpt"
