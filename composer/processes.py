@@ -61,8 +61,10 @@ class Supervisor:
 
     env: dict
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    argvs: dict[str, tuple[list[str], object]] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str], *, log_path=None) -> subprocess.Popen:
+        self.argvs[name] = (argv, log_path)
         stdout = open(log_path, "ab") if log_path else None
         process = subprocess.Popen(
             argv,
@@ -73,6 +75,12 @@ class Supervisor:
         )
         self.children[name] = process
         return process
+
+    def restart(self, name: str) -> subprocess.Popen:
+        """Start a child again with the argv it was started with (after it exited)."""
+        stop_group(self.children[name])  # reaps it and anything left in its process group
+        argv, log_path = self.argvs[name]
+        return self.start(name, argv, log_path=log_path)
 
     def first_exited(self) -> tuple[str, int] | None:
         for name, process in self.children.items():

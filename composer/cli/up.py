@@ -1,5 +1,7 @@
 """``composer up``: the whole app on one machine — web + websockets (daphne), one Celery worker,
-and, when ``REDIS_URL`` is unset, a private Redis. Ctrl-C or SIGTERM stops every process it started.
+the stale-run sweeper and, when ``REDIS_URL`` is unset, a private Redis. A worker or sweeper that
+dies is started again (a killed worker's run is failed by the sweeper, the next run gets a fresh
+worker); if the web server dies everything stops. Ctrl-C or SIGTERM stops every process it started.
 """
 from __future__ import annotations
 
@@ -34,6 +36,12 @@ def _worker_argv() -> list[str]:
     from workers.celery_app import worker_argv
 
     return worker_argv(concurrency=1)
+
+
+# Children that are started again when they exit, and how many restarts a minute are tolerated
+# before composer up gives up (a worker that cannot start at all should not spin forever).
+RESTARTABLE = ("worker", "sweeper")
+MAX_RESTARTS_PER_MINUTE = 5
 
 
 def _healthy(url: str) -> bool:
@@ -77,8 +85,15 @@ def run(args: argparse.Namespace) -> int:
         supervisor.start("web", [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "composer.asgi:application"])
         if not args.no_worker:
             supervisor.start("worker", _worker_argv())
-        pids = {**supervisor.pids(), **({"redis": redis.process.pid} if redis else {})}
-        (var_dir / "up.json").write_text(json.dumps({"pids": pids, "port": args.port, "redis_url": env["REDIS_URL"]}))
+        supervisor.start("sweeper", [sys.executable, "-m", "composer.runs.sweeper"])
+
+        def write_state() -> None:
+            pids = {**supervisor.pids(), **({"redis": redis.process.pid} if redis else {})}
+            state = var_dir / "up.json.tmp"
+            state.write_text(json.dumps({"pids": pids, "port": args.port, "redis_url": env["REDIS_URL"]}))
+            state.replace(var_dir / "up.json")  # readers never see half a file
+
+        write_state()
 
         url = f"http://{args.host}:{args.port}/"
         ready = supervisor.wait_until(lambda: stopping or _healthy(url + "healthz"), args.ready_timeout)
@@ -90,11 +105,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"composer: not ready: {reason}", file=sys.stderr, flush=True)
             return 1
         print(f"\ncomposer: ready at {url}\ncomposer: {login}\ncomposer: Ctrl-C stops everything.\n", flush=True)
+        restarts: list[float] = []
         while not stopping:
             exited = supervisor.first_exited()
             if exited:
-                print(f"composer: {exited[0]} exited with status {exited[1]}; stopping", file=sys.stderr, flush=True)
-                return 1
+                name, code = exited
+                restarts = [t for t in restarts if time.monotonic() - t < 60]
+                if name not in RESTARTABLE or len(restarts) >= MAX_RESTARTS_PER_MINUTE:
+                    print(f"composer: {name} exited with status {code}; stopping", file=sys.stderr, flush=True)
+                    return 1
+                print(f"composer: {name} exited with status {code}; starting it again", file=sys.stderr, flush=True)
+                restarts.append(time.monotonic())
+                supervisor.restart(name)
+                write_state()
             time.sleep(0.5)
         return 0
     finally:

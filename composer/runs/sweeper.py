@@ -2,10 +2,9 @@
 
 Where it runs (any one suffices; several are harmless, each failure is a conditional update):
 - a thread in every Celery worker's main process (``workers.celery_app``, on ``worker_ready``);
-- a thread in ``composer up`` (call ``start_sweeper_thread()`` once Django is set up), so a
-  single-machine install still sweeps when its only worker was killed;
-- ``python -m composer.runs.sweeper`` as its own process, or the Celery beat entry
-  ``composer.runs.sweep_stale`` for deployments that run beat.
+- ``python -m composer.runs.sweeper`` as its own process: ``composer up`` supervises one, so a
+  single-machine install still sweeps while its only worker is dead; other deployments may run
+  it too, or the Celery beat entry ``composer.runs.sweep_stale``.
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -36,11 +37,30 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _start_up(tmp_path: Path, port: int) -> subprocess.Popen:
+@pytest.fixture
+def database_url(tmp_path):
+    """A database of its own: SQLite under tmp_path, or, when DATABASE_URL names PostgreSQL, a
+    fresh database on that server (never the one DATABASE_URL names), dropped afterwards."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    import psycopg
+
+    server, name = url.rsplit("/", 1)[0], f"composer_up_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _start_up(tmp_path: Path, port: int, database_url: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis on purpose
-    env.update({"COMPOSER_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "composer.settings.base", "PYTHONUNBUFFERED": "1"})
-    if "DATABASE_URL" not in env:
-        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    env.update({"COMPOSER_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "composer.settings.base",
+                "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url})
     return subprocess.Popen(
         [sys.executable, "-m", "composer.cli", "up", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -60,25 +80,52 @@ def _wait_ready(process: subprocess.Popen, timeout: float = 150) -> list[str]:
     pytest.fail("composer up never became ready:\n" + "\n".join(lines[-40:]))
 
 
+def _health(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _wait_for_new_pid(tmp_path: Path, name: str, old_pid: int, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = json.loads((tmp_path / "up.json").read_text())["pids"]
+        if pids[name] != old_pid and _alive(pids[name]):
+            return pids
+        time.sleep(0.2)
+    pytest.fail(f"{name} was not started again within {timeout}s")
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_up_serves_health_and_leaves_no_orphan(tmp_path, stop_signal):
+def test_up_serves_health_and_leaves_no_orphan(tmp_path, database_url, stop_signal):
     port = free_port()
-    process = _start_up(tmp_path, port)
+    process = _start_up(tmp_path, port, database_url)
     try:
         output = _wait_ready(process)
         assert any(f"http://127.0.0.1:{port}/" in line for line in output)
         assert any("login: demo / " in line for line in output)
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-            health = json.loads(response.read())
-        assert response.status == 200
+        status, health = _health(port)
+        assert status == 200
         assert health["workers"]["live"][0]["device"] in {"cpu", "cuda"}
 
         state = json.loads((tmp_path / "up.json").read_text())
         pids = state["pids"]
-        assert set(pids) >= {"web", "worker", "redis"}
+        assert set(pids) >= {"web", "worker", "sweeper", "redis"}
         redis_port = int(state["redis_url"].rsplit(":", 1)[1].split("/")[0])
         assert all(_alive(pid) for pid in pids.values())
+
+        if stop_signal == signal.SIGTERM:
+            # A killed worker does not take the app down: composer up starts a new one.
+            os.kill(pids["worker"], signal.SIGKILL)
+            pids = _wait_for_new_pid(tmp_path, "worker", pids["worker"])
+            assert _alive(pids["web"]) and process.poll() is None
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and _health(port)[0] != 200:
+                time.sleep(0.5)
+            assert _health(port)[0] == 200
 
         process.send_signal(stop_signal)
         assert process.wait(timeout=60) == 0
