@@ -235,25 +235,44 @@ def test_many_nodes_within_the_size_limit_are_answered_quickly(anon_client):
     assert time.perf_counter() - start < 5
 
 
-def test_deleting_a_graph_that_runs_refer_to_is_never_a_500(owner_client, owner, graph_factory):
-    """Runs keep a foreign key to the version they trained: the delete either takes them along
-    (204) or is refused with a JSON 409 naming what refers to it, and then nothing is deleted."""
-    runs = pytest.importorskip("composer.runs.models")
+def test_deleting_a_graph_takes_its_owners_finished_runs_along(owner_client, owner, graph_factory):
     from composer.graphs.models import Graph
-    from composer.graphs.services import GRAPH_IS_REFERENCED
+    from composer.runs.models import Run, RunStatus
 
     parent = graph_factory(owner, visibility="public")
     graph = graph_factory(owner)
     graph.forked_from = parent
     graph.save()
     Graph.objects.filter(pk=parent.pk).update(fork_count=1)
-    runs.Run.objects.create(graph=graph, graph_version=graph.versions.get(), user=owner, spec=graph.spec, task="copy")
+    Run.objects.create(graph=graph, graph_version=graph.versions.get(), user=owner, spec=graph.spec, task="copy",
+                       status=RunStatus.SUCCEEDED)
     response = owner_client.delete(f"/api/graphs/{graph.pk}/")
-    assert response.status_code in (204, 409)
-    if response.status_code == 409:
-        assert response.json()["message"] == GRAPH_IS_REFERENCED
-        assert Graph.objects.filter(pk=graph.pk).exists()
-        assert Graph.objects.get(pk=parent.pk).fork_count == 1  # the decrement rolled back with the refused delete
-    else:
-        assert not runs.Run.objects.filter(graph_id=graph.pk).exists()
-        assert Graph.objects.get(pk=parent.pk).fork_count == 0
+    assert response.status_code == 204
+    assert not Graph.objects.filter(pk=graph.pk).exists()
+    assert not Run.objects.filter(graph_id=graph.pk).exists()
+    assert Graph.objects.get(pk=parent.pk).fork_count == 0
+
+
+@pytest.mark.parametrize("whose, status, message", [
+    ("owner", "running", "GRAPH_HAS_ACTIVE_RUNS"),
+    ("owner", "queued", "GRAPH_HAS_ACTIVE_RUNS"),
+    ("other", "succeeded", "GRAPH_HAS_OTHERS_RUNS"),
+])
+def test_deleting_a_graph_with_active_or_other_users_runs_is_a_409_and_deletes_nothing(
+        owner_client, owner, other, graph_factory, whose, status, message):
+    from composer.graphs import services
+    from composer.graphs.models import Graph
+    from composer.runs.models import Run
+
+    parent = graph_factory(owner, visibility="public")
+    graph = graph_factory(owner, visibility="public")
+    graph.forked_from = parent
+    graph.save()
+    Graph.objects.filter(pk=parent.pk).update(fork_count=1)
+    run = Run.objects.create(graph=graph, graph_version=graph.versions.get(), user=owner if whose == "owner" else other,
+                             spec=graph.spec, task="copy", status=status)
+    response = owner_client.delete(f"/api/graphs/{graph.pk}/")
+    assert response.status_code == 409
+    assert response.json()["message"] == getattr(services, message)
+    assert Graph.objects.filter(pk=graph.pk).exists() and Run.objects.filter(pk=run.pk).exists()
+    assert Graph.objects.get(pk=parent.pk).fork_count == 1  # the decrement never happened
