@@ -20,6 +20,7 @@ run: install
 # the embedded default is used (SQLite under var/ and the bundled redis-server).
 test: install
 	scripts/ensure-system-packages.sh chromium
+	cd frontend && npm run --silent typecheck && npm test --silent
 	$(PY) -m composer.embedded -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The quick subset (no subprocess stacks, no browser): seconds to a few minutes.

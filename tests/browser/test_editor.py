@@ -205,6 +205,17 @@ def test_fork_a_public_template(user_page):
     expect(pg.get_by_test_id("palette")).to_be_visible()
     pg.goto(f"/graphs/{tid}")
     expect(pg.get_by_test_id("lineage").get_by_test_id(f"fork-{fork_id}")).to_be_visible()
+    expect(pg.get_by_test_id("delete")).to_have_count(0)  # not theirs to delete
+
+    # The owner deletes the fork from its page, after confirming.
+    pg.goto(f"/graphs/{fork_id}")
+    pg.get_by_test_id("delete").click()
+    pg.get_by_test_id("delete-dialog").get_by_role("button", name="Keep it").click()
+    expect(pg.get_by_test_id("delete-dialog")).to_have_count(0)
+    pg.get_by_test_id("delete").click()
+    pg.get_by_test_id("delete-confirm").click()
+    expect(pg.get_by_test_id("gallery")).to_be_visible()
+    assert pg.request.get(f"/api/graphs/{fork_id}/").status == 404
 
 
 def test_reload_mid_run_continues_the_curve_without_a_gap(user_page):

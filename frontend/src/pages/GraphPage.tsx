@@ -1,8 +1,9 @@
 // A graph's page: its diagram, versions (restore, diff), forks and lineage, and runs.
 import { useCallback, useEffect, useState } from 'react'
 import {
-  canEditGraph, diagramUrl, diffVersions, forkGraph, getGraph, getLineage, listRuns, listVersions, restoreVersion, setStar,
+  canEditGraph, deleteGraph, diagramUrl, diffVersions, forkGraph, getGraph, getLineage, listRuns, listVersions, restoreVersion, setStar,
 } from '../api'
+import { Modal } from '../components/Modal'
 import { formatDate, formatNumber } from '../lib/format'
 import { Link, navigate } from '../router'
 import { useSession } from '../store/session'
@@ -12,6 +13,7 @@ export function GraphPage({ id }: { id: string }) {
   const user = useSession((s) => s.user)
   const [graph, setGraph] = useState<Graph | null>(null)
   const [error, setError] = useState('')
+  const [confirmingDelete, setConfirmingDelete] = useState(false)
   const reload = useCallback(() => getGraph(id).then((g) => setGraph({ ...g, can_edit: canEditGraph(g, user) }))
     .catch((e) => setError(e.message)), [id, user])
   useEffect(() => { void reload() }, [reload])
@@ -38,8 +40,10 @@ export function GraphPage({ id }: { id: string }) {
           <Link to={`/graphs/${graph.id}/edit`} className="button primary" data-testid="open-editor">{graph.can_edit ? 'Edit' : 'View'}</Link>
           {user && <button type="button" onClick={fork} data-testid="fork">Fork</button>}
           {user && <button type="button" aria-pressed={graph.starred} onClick={star} data-testid="star">{graph.starred ? '★ Starred' : '☆ Star'} {graph.stars}</button>}
+          {graph.can_edit && <button type="button" className="danger" onClick={() => setConfirmingDelete(true)} data-testid="delete">Delete</button>}
         </div>
       </div>
+      {confirmingDelete && <DeleteDialog graph={graph} onClose={() => setConfirmingDelete(false)} />}
       {graph.description && <p>{graph.description}</p>}
       <div className="graph-page-grid">
         <section className="card">
@@ -51,6 +55,27 @@ export function GraphPage({ id }: { id: string }) {
         <RunsList graphId={graph.id} />
       </div>
     </main>
+  )
+}
+
+/** Deleting takes the versions and the owner's finished runs along; the server refuses while
+ * runs are active or other users' runs refer to the graph, and that reason is shown here. */
+function DeleteDialog({ graph, onClose }: { graph: Graph; onClose: () => void }) {
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState(false)
+  const remove = async () => {
+    setBusy(true)
+    try { await deleteGraph(graph.id); navigate('/') } catch (e) { setError((e as Error).message); setBusy(false) }
+  }
+  return (
+    <Modal title={`Delete “${graph.name}”?`} onClose={onClose} testid="delete-dialog">
+      <p>Its {graph.version} version{graph.version === 1 ? '' : 's'} and your finished runs of it are deleted too. This cannot be undone.</p>
+      {error && <p className="field-error" role="alert">{error}</p>}
+      <div className="row">
+        <button type="button" onClick={onClose}>Keep it</button>
+        <button type="button" className="danger" disabled={busy} onClick={remove} data-testid="delete-confirm">Delete</button>
+      </div>
+    </Modal>
   )
 }
 
