@@ -203,10 +203,10 @@ def wkv_chunked(decay, bonus, k, v, state, chunk_size: int = _WKV_CHUNK):
     the largest log weight (with the carried state as one more term); between chunks the state
     (num, den, max_log) is carried as in ``wkv_step``. Returns (wkv (B, L, D), state).
     """
-    batch, length, width = k.shape
     outputs = []
-    for start in range(0, length, chunk_size):
-        k_c, v_c = k[:, start : start + chunk_size], v[:, start : start + chunk_size]  # (B, T, D)
+    # split, not a slice per chunk: each slice's backward writes a gradient as long as the whole
+    # sequence, which made the backward quadratic in the length.
+    for k_c, v_c in zip(k.split(chunk_size, dim=1), v.split(chunk_size, dim=1)):  # (B, T, D)
         size = k_c.shape[1]
         j = torch.arange(size, device=k.device)
         gap = (j[:, None] - 1 - j[None, :]).to(k.dtype)  # (T, T): t - 1 - i

@@ -113,6 +113,48 @@ def test_chunked_wkv_and_wkv_step_equal_the_definition():
     torch.testing.assert_close(torch.stack(stepped, 1), expected, atol=TOL, rtol=TOL)
 
 
+def _grads(fn, *inputs):
+    inputs = [t.detach().clone().requires_grad_(True) for t in inputs]
+    out = fn(*inputs)
+    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)  # every output counts differently
+    (out * weights).sum().backward()
+    return out.detach(), [t.grad for t in inputs]
+
+
+def test_chunked_wkv_gradients_equal_the_step_loops():
+    g = torch.Generator().manual_seed(1)
+    k, v = torch.randn(2, 23, 5, generator=g), torch.randn(2, 23, 5, generator=g)
+    decay, bonus = torch.rand(5, generator=g) + 0.05, torch.randn(5, generator=g)
+
+    def chunked(decay, bonus, k, v):
+        return wkv_chunked(decay, bonus, k, v, _empty_wkv_state(2, 5), chunk_size=4)[0]
+
+    def stepped(decay, bonus, k, v):
+        state, outs = _empty_wkv_state(2, 5), []
+        for t in range(k.shape[1]):
+            out, state = wkv_step(decay, bonus, k[:, t], v[:, t], state)
+            outs.append(out)
+        return torch.stack(outs, 1)
+
+    out_a, grads_a = _grads(chunked, decay, bonus, k, v)
+    out_b, grads_b = _grads(stepped, decay, bonus, k, v)
+    torch.testing.assert_close(out_a, out_b, atol=TOL, rtol=TOL)
+    for name, a, b in zip(("decay", "bonus", "k", "v"), grads_a, grads_b):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=lambda m, name=name: f"d{name}: {m}")
+
+
+def test_chunkwise_retention_gradients_equal_the_parallel_form():
+    from blocks.ops.retention import retention, retention_chunkwise
+
+    g = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(2, 21, 3, 4, generator=g) for _ in range(3))
+    out_a, grads_a = _grads(lambda q, k, v: retention_chunkwise(q, k, v, 5), q, k, v)
+    out_b, grads_b = _grads(retention, q, k, v)
+    torch.testing.assert_close(out_a, out_b, atol=TOL, rtol=TOL)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
 def test_wkv_is_stable_where_the_naive_formula_overflows():
     """Keys near 200 overflow e^k in float32; WKV is invariant to shifting every key by a
     constant, so the float64 definition at k - 200 is the exact answer."""
