@@ -61,10 +61,10 @@ class Supervisor:
 
     env: dict
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
-    argvs: dict[str, tuple[list[str], object]] = field(default_factory=dict)
+    argvs: dict[str, tuple[list[str], object, tuple[int, ...]]] = field(default_factory=dict)
 
-    def start(self, name: str, argv: list[str], *, log_path=None) -> subprocess.Popen:
-        self.argvs[name] = (argv, log_path)
+    def start(self, name: str, argv: list[str], *, log_path=None, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+        self.argvs[name] = (argv, log_path, pass_fds)
         stdout = open(log_path, "ab") if log_path else None
         process = subprocess.Popen(
             argv,
@@ -72,6 +72,7 @@ class Supervisor:
             stdout=stdout,
             stderr=subprocess.STDOUT if stdout else None,
             preexec_fn=child_preexec,
+            pass_fds=pass_fds,
         )
         self.children[name] = process
         return process
@@ -79,8 +80,8 @@ class Supervisor:
     def restart(self, name: str) -> subprocess.Popen:
         """Start a child again with the argv it was started with (after it exited)."""
         stop_group(self.children[name])  # reaps it and anything left in its process group
-        argv, log_path = self.argvs[name]
-        return self.start(name, argv, log_path=log_path)
+        argv, log_path, pass_fds = self.argvs[name]
+        return self.start(name, argv, log_path=log_path, pass_fds=pass_fds)
 
     def first_exited(self) -> tuple[str, int] | None:
         for name, process in self.children.items():

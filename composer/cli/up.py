@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("COMPOSER_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("COMPOSER_PORT", "8000")))
+    parser.add_argument("--web-processes", type=int, default=int(os.environ.get("COMPOSER_WEB_PROCESSES", "0")),
+                        help="ASGI server processes sharing the port (default: 2 when the machine has 2+ CPUs)")
     parser.add_argument("--no-worker", action="store_true", help="serve only; workers run elsewhere")
     parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for /healthz")
 
@@ -42,6 +45,22 @@ def _worker_argv() -> list[str]:
 # before composer up gives up (a worker that cannot start at all should not spin forever).
 RESTARTABLE = ("worker", "sweeper")
 MAX_RESTARTS_PER_MINUTE = 5
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """One listening socket that every web process accepts on (the kernel spreads connections)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _web_argv(sock: socket.socket) -> list[str]:
+    domain = "INET6" if sock.family == socket.AF_INET6 else "INET"
+    return [sys.executable, "-m", "composer.cli.shared_socket", str(sock.fileno()), domain, "composer.asgi:application"]
 
 
 def _healthy(url: str) -> bool:
@@ -74,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"composer: started the bundled redis-server at {redis.url}", flush=True)
 
     supervisor = Supervisor(env=env)
+    listener = None
     manage = [sys.executable, str(ROOT / "manage.py")]
     try:
         import subprocess
@@ -82,7 +102,12 @@ def run(args: argparse.Namespace) -> int:
         subprocess.run([*manage, "load_examples"], env=env, check=True, stdout=subprocess.DEVNULL)
         login = subprocess.run([*manage, "ensure_demo_user"], env=env, check=True, capture_output=True, text=True).stdout.strip()
 
-        supervisor.start("web", [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "composer.asgi:application"])
+        # One daphne process tops out near 2,000 websocket messages a second (live charts of
+        # many runs); several processes on one socket share the load.
+        web_processes = args.web_processes or (2 if (os.cpu_count() or 1) >= 2 else 1)
+        listener = _listening_socket(args.host, args.port)
+        for index in range(web_processes):
+            supervisor.start("web" if index == 0 else f"web-{index + 1}", _web_argv(listener), pass_fds=(listener.fileno(),))
         if not args.no_worker:
             supervisor.start("worker", _worker_argv())
         supervisor.start("sweeper", [sys.executable, "-m", "composer.runs.sweeper"])
@@ -123,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         print("composer: stopping", flush=True)
         supervisor.stop_all()
+        if listener is not None:
+            listener.close()
         if redis:
             redis.stop()
         (var_dir / "up.json").unlink(missing_ok=True)

@@ -62,7 +62,7 @@ def _start_up(tmp_path: Path, port: int, database_url: str) -> subprocess.Popen:
     env.update({"COMPOSER_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "composer.settings.base",
                 "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url})
     return subprocess.Popen(
-        [sys.executable, "-m", "composer.cli", "up", "--port", str(port)],
+        [sys.executable, "-m", "composer.cli", "up", "--port", str(port), "--web-processes", "2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
@@ -113,7 +113,7 @@ def test_up_serves_health_and_leaves_no_orphan(tmp_path, database_url, stop_sign
 
         state = json.loads((tmp_path / "up.json").read_text())
         pids = state["pids"]
-        assert set(pids) >= {"web", "worker", "sweeper", "redis"}
+        assert set(pids) >= {"web", "web-2", "worker", "sweeper", "redis"}  # two web processes on one socket
         redis_port = int(state["redis_url"].rsplit(":", 1)[1].split("/")[0])
         assert all(_alive(pid) for pid in pids.values())
 
