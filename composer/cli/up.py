@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
         subprocess.run([*manage, "load_examples"], env=env, check=True, stdout=subprocess.DEVNULL)
         login = subprocess.run([*manage, "ensure_demo_user"], env=env, check=True, capture_output=True, text=True).stdout.strip()
 
-        # One daphne process tops out near 2,000 websocket messages a second (live charts of
-        # many runs); several processes on one socket share the load.
+        # daphne runs one event loop on one core: a second process on the same socket keeps pages
+        # and sync API views responsive while another streams many runs' live charts.
         web_processes = args.web_processes or (2 if (os.cpu_count() or 1) >= 2 else 1)
         listener = _listening_socket(args.host, args.port)
         for index in range(web_processes):
