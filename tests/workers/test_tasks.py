@@ -8,6 +8,7 @@ import torch
 
 from workers.tasks import (
     IGNORE_INDEX,
+    MIN_DISTINCT_EXAMPLES,
     TaskParamsInvalid,
     all_tasks,
     example_split,
@@ -18,6 +19,8 @@ from workers.tasks import (
 )
 from workers.tasks import char_lm
 from workers.tasks.char_lm import CorpusInvalid, corpus_from_upload, set_corpus_resolver
+from workers.tasks.dyck import distinct_sequences
+from workers.tasks.selective_copy import distinct_examples as selective_copy_examples
 
 TASK_NAMES = ["char_lm", "copy", "dyck", "induction_heads", "mqar", "selective_copy"]
 
@@ -87,10 +90,10 @@ def test_train_and_eval_examples_never_coincide(name):
     # A tiny example space makes collisions certain unless the split partition holds.
     tiny = {
         "mqar": {"seq_len": 16, "vocab_size": 17, "num_kv_pairs": 1},
-        "selective_copy": {"seq_len": 8, "num_tokens": 1, "vocab_size": 4},
+        "selective_copy": {"seq_len": 8, "num_tokens": 2, "vocab_size": 6},  # 240 distinct examples
         "induction_heads": {"seq_len": 8, "vocab_size": 4},
-        "copy": {"num_tokens": 3, "vocab_size": 4},
-        "dyck": {"seq_len": 8, "max_depth": 2, "num_bracket_types": 1},
+        "copy": {"num_tokens": 3, "vocab_size": 6},  # 125
+        "dyck": {"seq_len": 12, "max_depth": 3, "num_bracket_types": 1},  # 89
     }[name]
     params, errors = resolve_task_params(name, tiny)
     assert errors == []
@@ -275,8 +278,51 @@ def test_dyck_is_balanced_within_max_depth_for_any_valid_params(kinds, half, dep
     params, errors = resolve_task_params("dyck", {"num_bracket_types": kinds, "seq_len": 2 * half,
                                                   "max_depth": min(depth, half), "open_probability": p,
                                                   "target": "depth"})
-    assert errors == []
+    if errors:  # too few distinct sequences to hold out any: refused up front, never a failed batch
+        assert [e.field for e in errors] == ["max_depth"] and "distinct example" in errors[0].message
+        assert distinct_sequences(2 * half, kinds, min(depth, half)) < MIN_DISTINCT_EXAMPLES
+        return
     _, depths = get_task("dyck").make_batch(params, split="train", index=0, batch_size=4, seed=0)
     assert int(depths.min()) >= 0 and int(depths.max()) <= params["max_depth"]
     assert (depths[:, -1] == 0).all()
     assert ((depths[:, 1:] - depths[:, :-1]).abs() == 1).all()
+
+
+def _balanced_within(tokens, kinds, max_depth) -> bool:
+    stack = []
+    for token in tokens:
+        if token < kinds:
+            stack.append(token)
+            if len(stack) > max_depth:
+                return False
+        elif not stack or stack.pop() != token - kinds:
+            return False
+    return not stack
+
+
+@pytest.mark.parametrize("seq_len,kinds,max_depth", [(2, 1, 1), (6, 1, 2), (8, 1, 3), (6, 2, 3), (8, 2, 2), (4, 3, 2)])
+def test_dyck_count_of_distinct_sequences_matches_enumeration(seq_len, kinds, max_depth):
+    import itertools
+
+    expected = sum(_balanced_within(t, kinds, max_depth) for t in itertools.product(range(2 * kinds), repeat=seq_len))
+    assert distinct_sequences(seq_len, kinds, max_depth, cap=10**9) == expected
+
+
+def test_selective_copy_count_of_distinct_examples_matches_enumeration():
+    params = {"seq_len": 8, "num_tokens": 2, "vocab_size": 5}
+    generated = {tuple(x.tolist()) for x in get_task("selective_copy").make_batch(
+        params, split="train", index=0, batch_size=4000, seed=0)[0]}
+    generated |= {tuple(x.tolist()) for x in get_task("selective_copy").make_batch(
+        params, split="eval", index=0, batch_size=500, seed=0)[0]}
+    assert len(generated) == selective_copy_examples(8, 2, 5, cap=10**9) == 15 * 9
+
+
+@pytest.mark.parametrize("name,given,field", [
+    ("dyck", {"seq_len": 8, "max_depth": 1, "num_bracket_types": 1}, "max_depth"),  # only "()()()()"
+    ("copy", {"num_tokens": 1, "vocab_size": 3}, "num_tokens"),  # 2 examples
+    ("selective_copy", {"seq_len": 8, "num_tokens": 1, "vocab_size": 4}, "num_tokens"),  # 14 examples
+])
+def test_parameters_with_too_few_distinct_examples_are_refused_naming_the_field(name, given, field):
+    _, errors = resolve_task_params(name, given)
+    assert [e.field for e in errors] == [field]
+    assert f"at least {MIN_DISTINCT_EXAMPLES} are needed" in errors[0].message

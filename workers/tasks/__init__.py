@@ -47,6 +47,9 @@ SPLITS = ("train", "eval")
 IGNORE_INDEX = -100
 # One example in EVAL_BUCKETS belongs to the eval split; the rest to train.
 EVAL_BUCKETS = 8
+# Fewer distinct examples than this and one split may hash out empty (a run could not draw a
+# batch) or hold a handful of examples repeated: tasks refuse such parameters up front.
+MIN_DISTINCT_EXAMPLES = 64
 
 # Generates ``n`` candidate examples: (params, generator, n) -> (x, y), each (n, seq_len).
 Generate = Callable[[dict, torch.Generator, int], tuple[torch.Tensor, torch.Tensor]]
@@ -214,6 +217,15 @@ def batch_generator(task_name: str, seed: int, split: str, index: int) -> torch.
     generator = torch.Generator()
     generator.manual_seed(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1)
     return generator
+
+
+def too_few_examples(field: str, count: int, setting: str, remedy: str) -> list[tuple[str, str]]:
+    """The cross-field problem for a task whose parameters allow only ``count`` distinct examples."""
+    if count >= MIN_DISTINCT_EXAMPLES:
+        return []
+    return [(field, f"{setting} allow only {count} distinct example{'s' if count != 1 else ''}; at least "
+                    f"{MIN_DISTINCT_EXAMPLES} are needed so that train and held-out eval examples both exist "
+                    f"({remedy})")]
 
 
 def example_split(x_row: torch.Tensor, y_row: torch.Tensor) -> str:

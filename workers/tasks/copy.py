@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 
 from blocks.registry import Param
-from workers.tasks import IGNORE_INDEX, TaskType, register, split_filtered_batch
+from workers.tasks import (
+    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TaskType, register, split_filtered_batch, too_few_examples,
+)
 
 NAME = "copy"
 SEPARATOR = 0
@@ -20,6 +22,13 @@ PARAMS = (
     Param("num_tokens", "int", 16, "tokens to copy; the sequence is twice as long", min=1, max=32768),
     Param("vocab_size", "int", 16, "tokens: the separator plus vocab_size - 1 data tokens", min=3, max=65536),
 )
+
+
+def check(params: dict) -> list[tuple[str, str]]:
+    count, vocab = params["num_tokens"], params["vocab_size"]
+    distinct = min(MIN_DISTINCT_EXAMPLES, (vocab - 1) ** min(count, MIN_DISTINCT_EXAMPLES.bit_length()))
+    return too_few_examples("num_tokens", distinct, f"num_tokens {count} and vocab_size {vocab}",
+                            "raise num_tokens or vocab_size")
 
 
 def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,4 +57,5 @@ TASK = register(TaskType(
     seq_len=lambda p: 2 * p["num_tokens"],
     make_batch=make_batch,
     tags=("memory", "synthetic"),
+    check=check,
 ))

@@ -18,7 +18,9 @@ from __future__ import annotations
 import torch
 
 from blocks.registry import Param
-from workers.tasks import IGNORE_INDEX, TaskType, register, split_filtered_batch
+from workers.tasks import (
+    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TaskType, register, split_filtered_batch, too_few_examples,
+)
 
 NAME = "dyck"
 
@@ -44,7 +46,27 @@ def check(params: dict) -> list[tuple[str, str]]:
         problems.append(("seq_len", f"must be even so every bracket can close, got {params['seq_len']}"))
     if params["max_depth"] > params["seq_len"] // 2:
         problems.append(("max_depth", f"must be <= seq_len / 2 = {params['seq_len'] // 2}"))
+    if not problems:
+        seq_len, kinds, depth = params["seq_len"], params["num_bracket_types"], params["max_depth"]
+        problems += too_few_examples(
+            "max_depth", distinct_sequences(seq_len, kinds, depth),
+            f"seq_len {seq_len}, {kinds} bracket type(s) and max_depth {depth}",
+            "raise max_depth, seq_len or num_bracket_types")
     return problems
+
+
+def distinct_sequences(seq_len: int, kinds: int, max_depth: int, cap: int = MIN_DISTINCT_EXAMPLES) -> int:
+    """How many balanced strings of ``seq_len`` brackets of ``kinds`` types nest at most
+    ``max_depth`` deep (depth-bounded Dyck paths, times a kind per pair), or ``cap`` if more:
+    counts saturate at ``cap`` so long sequences cost no big-number arithmetic."""
+    kind_choices = min(cap, kinds ** min(seq_len // 2, cap.bit_length()))
+    paths = [1] + [0] * max_depth  # paths[d]: ways to stand at depth d after the steps so far
+    for step in range(seq_len):
+        if step % 2 == 0 and paths[0] * kind_choices >= cap:
+            return cap  # closed paths only grow with length (prepend "()"): enough already
+        paths = [min(cap, (paths[d - 1] if d else 0) + (paths[d + 1] if d < max_depth else 0))
+                 for d in range(max_depth + 1)]
+    return min(cap, paths[0] * kind_choices)
 
 
 def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:

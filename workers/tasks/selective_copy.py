@@ -10,10 +10,14 @@ Tokens: 0 is noise, 1 is the marker, data tokens are 2..vocab_size-1.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from blocks.registry import Param
-from workers.tasks import IGNORE_INDEX, TaskType, register, split_filtered_batch
+from workers.tasks import (
+    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TaskType, register, split_filtered_batch, too_few_examples,
+)
 
 NAME = "selective_copy"
 NOISE, MARKER, FIRST_DATA = 0, 1, 2
@@ -26,10 +30,24 @@ PARAMS = (
 
 
 def check(params: dict) -> list[tuple[str, str]]:
-    if 2 * params["num_tokens"] > params["seq_len"]:
+    seq_len, count, vocab = params["seq_len"], params["num_tokens"], params["vocab_size"]
+    if 2 * count > seq_len:
         return [("num_tokens", f"needs 2 * num_tokens <= seq_len (room to scatter and to answer), "
-                               f"got 2 * {params['num_tokens']} > {params['seq_len']}")]
-    return []
+                               f"got 2 * {count} > {seq_len}")]
+    return too_few_examples("num_tokens", distinct_examples(seq_len, count, vocab),
+                            f"seq_len {seq_len}, num_tokens {count} and vocab_size {vocab}",
+                            "raise seq_len, num_tokens or vocab_size")
+
+
+def distinct_examples(seq_len: int, count: int, vocab: int, cap: int = MIN_DISTINCT_EXAMPLES) -> int:
+    """Placements of ``count`` data tokens in the region times their values, or ``cap`` if more
+    (estimated in log space first, so long sequences cost no big-number arithmetic)."""
+    region, values = seq_len - count, vocab - FIRST_DATA
+    log_count = (math.lgamma(region + 1) - math.lgamma(count + 1) - math.lgamma(region - count + 1)
+                 + count * math.log(values))
+    if log_count > math.log(cap) + 1:
+        return cap
+    return min(cap, math.comb(region, count) * values**count)
 
 
 def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
