@@ -226,17 +226,36 @@ def _diag_params(channels=3, half=4, seed=0):
     return log_dt, A_real_log, A_imag, C
 
 
-def test_zoh_kernel_is_the_closed_form_of_the_discretised_ssm():
+@pytest.mark.parametrize("length", [1, 6, 16, 17, 50])  # squares and not: the kernel is built in sqrt(L) blocks
+def test_zoh_kernel_is_the_closed_form_of_the_discretised_ssm(length):
     log_dt, A_real_log, A_imag, C = _diag_params()
-    kernel = zoh_kernel(log_dt, A_real_log, A_imag, C, 6)
-    assert kernel.shape == (3, 6) and kernel.dtype == torch.float32
+    kernel = zoh_kernel(log_dt, A_real_log, A_imag, C, length)
+    assert kernel.shape == (3, length) and kernel.dtype == torch.float32
     dt = torch.exp(log_dt)[:, None].double()
     A = (-torch.exp(A_real_log) + 1j * A_imag).to(torch.complex128)
     dA = torch.exp(dt * A)
     dB = (dA - 1) / A
-    for l in range(6):
+    for l in range(length):
         expected = 2 * (C.to(torch.complex128) * dB * dA**l).sum(-1).real
         torch.testing.assert_close(kernel[:, l].double(), expected, atol=TOL, rtol=TOL)
+
+
+def test_zoh_kernel_gradients_equal_those_of_the_explicit_sum():
+    params = [t.double().requires_grad_(True) if not t.is_complex() else t.to(torch.complex128).requires_grad_(True)
+              for t in _diag_params()]
+    log_dt, A_real_log, A_imag, C = params
+    weights = torch.randn(3, 23, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+
+    def explicit():
+        A = torch.complex(-torch.exp(A_real_log), A_imag)
+        dtA = A * torch.exp(log_dt)[:, None]
+        powers = torch.exp(dtA[..., None] * torch.arange(23, dtype=torch.float64))
+        return 2 * torch.einsum("hn,hnl->hl", C * (torch.exp(dtA) - 1) / A, powers).real
+
+    grads = [torch.autograd.grad((f() * weights).sum(), params)
+             for f in (lambda: zoh_kernel(log_dt, A_real_log, A_imag, C, 23), explicit)]
+    for fast, slow in zip(*grads):
+        torch.testing.assert_close(fast, slow, atol=1e-10, rtol=1e-8)
 
 
 def test_fft_causal_conv_equals_direct_convolution():
