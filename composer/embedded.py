@@ -16,13 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from composer.processes import child_preexec
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from composer.processes import child_preexec, free_port
 
 
 def redis_binary() -> str:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -25,21 +29,55 @@ def child_preexec() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie, exited but not reaped, counts as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True  # no /proc: kill(0) is all we know
 
 
-def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """SIGTERM the child's process group, then SIGKILL whatever is left after ``timeout``."""
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+    """Until something accepts connections on loopback ``port``; fails early if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args[:3]} exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout:g} s")
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Whether GET ``url`` answers 200 (health checks of servers we started)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 10.0, first_signal: int = signal.SIGTERM) -> None:
+    """``first_signal`` to the child's process group, then SIGKILL whatever is left after ``timeout``."""
     if process.poll() is None:
         try:
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, first_signal)
         except ProcessLookupError:
             pass
     try:
@@ -108,4 +146,4 @@ class Supervisor:
         return False
 
 
-__all__ = ["Supervisor", "child_preexec", "stop_group", "_alive"]
+__all__ = ["Supervisor", "alive", "child_preexec", "free_port", "http_ok", "stop_group", "wait_for_port"]

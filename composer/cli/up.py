@@ -12,12 +12,10 @@ import signal
 import socket
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from composer.embedded import EmbeddedRedis
-from composer.processes import Supervisor
+from composer.processes import Supervisor, http_ok
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -61,14 +59,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 def _web_argv(sock: socket.socket) -> list[str]:
     domain = "INET6" if sock.family == socket.AF_INET6 else "INET"
     return [sys.executable, "-m", "composer.cli.shared_socket", str(sock.fileno()), domain, "composer.asgi:application"]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         write_state()
 
         url = f"http://{args.host}:{args.port}/"
-        ready = supervisor.wait_until(lambda: stopping or _healthy(url + "healthz"), args.ready_timeout)
+        ready = supervisor.wait_until(lambda: stopping or http_ok(url + "healthz"), args.ready_timeout)
         if stopping:
             return 0
         if not ready:

