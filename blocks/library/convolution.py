@@ -183,10 +183,6 @@ def hyena_check(d_model: int, max_seq_len: int, params: dict):
         yield "short_filter", f"short_filter ({params['short_filter']}) must be <= max_seq_len ({max_seq_len})"
 
 
-def build_hyena(d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, **params) -> Hyena:
-    return Hyena(d_model, max_seq_len=max_seq_len, layer_idx=layer_idx, seed=seed, **params)
-
-
 register(
     BlockType(
         name="hyena",
@@ -196,7 +192,7 @@ register(
         "as the sequence, applied by FFT between data-controlled gates.",
         paper="Poli et al. 2023, Hyena Hierarchy: Towards Larger Convolutional Language Models",
         params=HYENA_PARAMS,
-        build=build_hyena,
+        build=Hyena,
         cost=hyena_cost,
         complexity="O(L log L)",
         causal=True,
@@ -335,10 +331,6 @@ def h3_check(d_model: int, max_seq_len: int, params: dict):
         yield "d_state", f"d_state ({params['d_state']}) must be even (complex conjugate pairs)"
 
 
-def build_h3(d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, **params) -> H3:
-    return H3(d_model, max_seq_len=max_seq_len, layer_idx=layer_idx, seed=seed, **params)
-
-
 register(
     BlockType(
         name="h3",
@@ -348,7 +340,7 @@ register(
         "recall and compare tokens, computed by FFT.",
         paper="Fu, Dao et al. 2023, Hungry Hungry Hippos: Towards Language Modeling with State Space Models",
         params=H3_PARAMS,
-        build=build_h3,
+        build=H3,
         cost=h3_cost,
         complexity="O(L log L)",
         causal=True,

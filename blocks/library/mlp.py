@@ -147,10 +147,6 @@ def mlp_check(d_model: int, max_seq_len: int, params: dict):
     return []
 
 
-def build_mlp(d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, **params) -> MLP:
-    return MLP(d_model, max_seq_len=max_seq_len, layer_idx=layer_idx, seed=seed, **params)
-
-
 register(
     BlockType(
         name="mlp",
@@ -159,7 +155,7 @@ register(
         description="Position-wise feed-forward network, SwiGLU or GELU, applied to each token independently.",
         paper="Vaswani et al. 2017, Attention Is All You Need; Shazeer 2020, GLU Variants Improve Transformer",
         params=PARAMS,
-        build=build_mlp,
+        build=MLP,
         cost=mlp_cost,
         complexity="O(L)",
         causal=True,

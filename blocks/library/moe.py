@@ -234,10 +234,6 @@ def moe_check(d_model: int, max_seq_len: int, params: dict):
         yield "top_k", f"top_k ({params['top_k']}) must be <= experts ({params['experts']})"
 
 
-def build_moe(d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, **params) -> MixtureOfExperts:
-    return MixtureOfExperts(d_model, max_seq_len=max_seq_len, layer_idx=layer_idx, seed=seed, **params)
-
-
 def build_switch_moe(d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, **params):
     return MixtureOfExperts(d_model, max_seq_len=max_seq_len, layer_idx=layer_idx, seed=seed, top_k=1, **params)
 
@@ -271,7 +267,7 @@ register(
         paper="Du et al. 2022, GLaM: Efficient Scaling of Language Models with Mixture-of-Experts; "
         "Lepikhin et al. 2021, GShard",
         params=_moe_params(top_k_param=True),
-        build=build_moe,
+        build=MixtureOfExperts,
         cost=moe_cost,
         complexity="O(L)",
         causal=True,
