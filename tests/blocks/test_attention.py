@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from blocks.library.attention import orthogonal_random_features
 from blocks.ops.attention_masks import bigbird_block_layout, sample_distinct
 from blocks.registry import get_block
+from tests.blocks.block_checks import assert_step_matches_forward
 
 D, L, B, MAX_LEN = 16, 19, 2, 32
 
@@ -95,13 +96,7 @@ def test_noncausal_blocks_say_so_and_do_see_the_future(name, params):
 def test_step_by_step_equals_forward(name, params):
     module = build(name, params)
     x = data()
-    full = module(x)
-    state = module.init_state(B, x.device, x.dtype)
-    outs = []
-    for t in range(L):
-        y_t, state = module.step(x[:, t], state)
-        outs.append(y_t)
-    torch.testing.assert_close(torch.stack(outs, dim=1), full, atol=1e-5, rtol=1e-5)
+    assert_step_matches_forward(module, x)
 
 
 @pytest.mark.parametrize("name,params", ALL_SETTINGS)

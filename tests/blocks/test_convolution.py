@@ -4,6 +4,7 @@ import torch
 
 from blocks.ops.diag_ssm import fft_causal_conv
 from blocks.registry import get_block
+from tests.blocks.block_checks import assert_step_matches_forward
 
 D, L, B, MAX_LEN = 8, 12, 2, 16
 
@@ -166,13 +167,7 @@ def test_h3_forward_equals_direct_reference(params):
 def test_h3_step_by_step_equals_forward(params):
     module = build("h3", **params)
     x = torch.randn(B, L, D)
-    full = module(x)
-    state = module.init_state(B, x.device, x.dtype)
-    outs = []
-    for t in range(L):
-        y_t, state = module.step(x[:, t], state)
-        outs.append(y_t)
-    assert torch.allclose(torch.stack(outs, dim=1), full, atol=1e-5)
+    assert_step_matches_forward(module, x)
 
 
 @pytest.mark.parametrize("params", [{}, {"heads": 2, "d_state": 4}])

@@ -4,6 +4,7 @@ import torch
 
 from blocks.library.mlp import MLP, mlp_hidden_size
 from blocks.registry import get_block
+from tests.blocks.block_checks import assert_step_matches_forward
 
 D, L, B = 16, 12, 2
 
@@ -53,13 +54,7 @@ def test_perturbing_future_tokens_leaves_past_outputs_unchanged(activation):
 def test_step_by_step_equals_forward(activation):
     module = build(activation=activation, bias=True)
     x = torch.randn(B, L, D)
-    full = module(x)
-    state = module.init_state(B, x.device, x.dtype)
-    outs = []
-    for t in range(L):
-        y_t, state = module.step(x[:, t], state)
-        outs.append(y_t)
-    assert torch.allclose(torch.stack(outs, dim=1), full, atol=1e-5)
+    assert_step_matches_forward(module, x)
 
 
 def test_gradients_are_finite_and_reach_every_weight():

@@ -6,7 +6,7 @@ import torch
 
 from blocks.library.recurrent import RWKV, RetNet, wkv_chunked, wkv_step
 from blocks.registry import get_block
-from tests.blocks.test_ssm import (
+from tests.blocks.block_checks import (
     TOL,
     assert_causal,
     assert_cost_params_exact,
