@@ -24,6 +24,7 @@ from importlib import metadata
 from celery.exceptions import SoftTimeLimitExceeded
 
 from workers.celery_app import QUEUE, app
+from workers.json_values import json_safe
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,11 @@ def execute_run(run) -> str:
         return lambda: services.run_finish(run_id=run.pk, attempt=run.attempt, status=status, result=result,
                                            error_message=message, error_traceback=trace)
 
+    def finish_failed(message: str, result: dict, trace: str = "") -> str:
+        stream.finish([("status", {"status": RunStatus.FAILED.value}), ("error", {"message": message, "traceback": trace})],
+                      finalize(RunStatus.FAILED, result, message, trace))
+        return RunStatus.FAILED.value
+
     try:
         device, device_name = pick_device()
         versions = library_versions()
@@ -159,18 +165,13 @@ def execute_run(run) -> str:
                              device=device)
         out_dir = os.path.join(str(settings.COMPOSER_RUNS_DIR), str(run.pk))
         result = train(run.spec, run.task, run.task_params, config, on_event=on_event, should_stop=should_stop, out_dir=out_dir)
-        from workers.json_values import json_safe
-
         result = json_safe({"device": device, "device_name": device_name, "versions": versions, **(result or {})})
         result.setdefault("wall_seconds", time.monotonic() - started)
-        summary = {k: result.get(k) for k in services.FINAL_METRIC_KEYS if k in result}
-        summary["checkpoint"] = result.get("checkpoint")
         if result.get("stopped") == "diverged":
             # NaN/inf weights are not a result anyone should compare against: the run failed.
-            message = MSG_DIVERGED.format(step=result.get("steps"))
-            stream.finish([("status", {"status": RunStatus.FAILED.value}), ("error", {"message": message, "traceback": ""})],
-                          finalize(RunStatus.FAILED, result, message))
-            return RunStatus.FAILED.value
+            return finish_failed(MSG_DIVERGED.format(step=result.get("steps")), result)
+        summary = {k: result.get(k) for k in services.FINAL_METRIC_KEYS if k in result}
+        summary["checkpoint"] = result.get("checkpoint")
         status = RunStatus.CANCELLED if result.get("stopped") == "cancelled" else RunStatus.SUCCEEDED
         stream.finish([("status", {"status": status.value}), ("done", {"status": status.value, "result": summary})],
                       finalize(status, result))
@@ -180,9 +181,7 @@ def execute_run(run) -> str:
         trace = traceback.format_exc()
         logger.exception("run %s failed", run.pk)
         try:
-            stream.finish([("status", {"status": RunStatus.FAILED.value}),
-                           ("error", {"message": message, "traceback": trace})],
-                          finalize(RunStatus.FAILED, {"wall_seconds": time.monotonic() - started}, message, trace))
+            finish_failed(message, {"wall_seconds": time.monotonic() - started}, trace)
         except Exception:
             logger.exception("could not record the failure of run %s", run.pk)
         if not isinstance(error, Exception):
