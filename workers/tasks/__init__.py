@@ -259,6 +259,16 @@ def split_filtered_batch(
     raise RuntimeError(f"task {task_name}: could not fill a {split} batch (the example space is too small)")
 
 
+def split_filtered(task_name: str, generate: Generate):
+    """The ``make_batch`` of a task that generates candidate examples: ``split_filtered_batch``
+    over ``generate``, so every generated task splits train from eval the same way."""
+    def make_batch(params: dict, *, split: str, index: int, batch_size: int, seed: int):
+        return split_filtered_batch(task_name, generate, params, split=split, index=index, batch_size=batch_size,
+                                    seed=seed)
+
+    return make_batch
+
+
 def power_law_weights(n: int, alpha: float) -> torch.Tensor:
     """Weights p(g) proportional to alpha * g**(alpha - 1) for g = 1..n (Zoology's query gaps)."""
     gaps = torch.arange(1, n + 1, dtype=torch.float64)

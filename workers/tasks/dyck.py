@@ -19,7 +19,7 @@ import torch
 
 from blocks.registry import Param
 from workers.tasks import (
-    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TaskType, register, split_filtered_batch, too_few_examples,
+    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
 )
 
 NAME = "dyck"
@@ -99,10 +99,6 @@ def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Te
     return tokens, y
 
 
-def make_batch(params: dict, *, split: str, index: int, batch_size: int, seed: int):
-    return split_filtered_batch(NAME, generate, params, split=split, index=index, batch_size=batch_size, seed=seed)
-
-
 TASK = register(TaskType(
     name=NAME,
     title="Dyck (balanced brackets)",
@@ -112,7 +108,7 @@ TASK = register(TaskType(
     params=PARAMS,
     vocab_size=vocab_size,
     seq_len=lambda p: p["seq_len"],
-    make_batch=make_batch,
+    make_batch=split_filtered(NAME, generate),
     check=check,
     tags=("hierarchy", "synthetic"),
 ))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from blocks.registry import Param
-from workers.tasks import IGNORE_INDEX, TaskType, register, split_filtered_batch
+from workers.tasks import IGNORE_INDEX, TaskType, register, split_filtered
 
 NAME = "induction_heads"
 TRIGGER = 0
@@ -36,10 +36,6 @@ def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Te
     return x, y
 
 
-def make_batch(params: dict, *, split: str, index: int, batch_size: int, seed: int):
-    return split_filtered_batch(NAME, generate, params, split=split, index=index, batch_size=batch_size, seed=seed)
-
-
 TASK = register(TaskType(
     name=NAME,
     title="Induction heads",
@@ -48,6 +44,6 @@ TASK = register(TaskType(
     params=PARAMS,
     vocab_size=lambda p: p["vocab_size"],
     seq_len=lambda p: p["seq_len"],
-    make_batch=make_batch,
+    make_batch=split_filtered(NAME, generate),
     tags=("recall", "synthetic"),
 ))

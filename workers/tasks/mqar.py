@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from blocks.registry import Param
-from workers.tasks import IGNORE_INDEX, TaskType, distinct_tokens, power_law_weights, register, split_filtered_batch
+from workers.tasks import IGNORE_INDEX, TaskType, distinct_tokens, power_law_weights, register, split_filtered
 
 NAME = "mqar"
 
@@ -65,10 +65,6 @@ def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Te
     return full[:, :-1].contiguous(), labels[:, 1:].contiguous()
 
 
-def make_batch(params: dict, *, split: str, index: int, batch_size: int, seed: int):
-    return split_filtered_batch(NAME, generate, params, split=split, index=index, batch_size=batch_size, seed=seed)
-
-
 TASK = register(TaskType(
     name=NAME,
     title="Multi-query associative recall",
@@ -78,7 +74,7 @@ TASK = register(TaskType(
     params=PARAMS,
     vocab_size=lambda p: p["vocab_size"],
     seq_len=lambda p: p["seq_len"],
-    make_batch=make_batch,
+    make_batch=split_filtered(NAME, generate),
     check=check,
     tags=("recall", "synthetic"),
 ))
