@@ -25,6 +25,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from blocks.optim import param_groups
 from workers.tasks import IGNORE_INDEX, TaskParamError, TaskParamsInvalid, TaskType, get_task, resolve_task_params, UnknownTask
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -157,15 +158,6 @@ def compile_model(spec: dict, *, vocab_size: int, seed: int) -> torch.nn.Module:
     return compile_spec(spec, vocab_size=vocab_size, seed=seed)
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    # Decay matrices only; biases, norm gains and other vectors are not decayed (as in nanoGPT).
-    decay, no_decay = [], []
-    for param in model.parameters():
-        if param.requires_grad:
-            (decay if param.dim() >= 2 else no_decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def _aux_loss(model: torch.nn.Module) -> torch.Tensor | None:
     aux = getattr(model, "aux_loss", None)
     if not callable(aux):
@@ -274,8 +266,10 @@ def train(
     model.to(device)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.95),
-                                  fused=device.type == "cuda" or None)
+    # Which parameters are decayed, and which train at a capped learning rate, is the blocks' call
+    # (blocks.optim): SSM state and implicit filters as their reference code marks them.
+    optimizer = torch.optim.AdamW(param_groups(model, weight_decay=config.weight_decay, lr=config.lr),
+                                  lr=config.lr, betas=(0.9, 0.95), fused=device.type == "cuda" or None)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -304,7 +298,7 @@ def train(
         step_started = time.perf_counter()
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         x, y = task_type.make_batch(params, split="train", index=step, batch_size=config.batch_size, seed=config.seed)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with _autocast(device):

@@ -19,6 +19,7 @@ from blocks.ops.diag_ssm import (
     zoh_kernel,
     zoh_step_params,
 )
+from blocks.optim import SSM_LR_MAX, hint
 from blocks.registry import BlockType, Cost, Param, register
 
 BYTES_PER_FLOAT = 4
@@ -104,6 +105,9 @@ class HyenaFilter(nn.Module):
         rates = torch.linspace(math.log(target) / slow_decay_pct, math.log(target) / fast_decay_pct, channels)
         self.register_buffer("decay_rates", rates.abs(), persistent=False)  # (channels,)
         self.skip = nn.Parameter(torch.randn(channels))  # D: y = h * u + D u
+        # Hyena's reference trains the implicit filter (its FFN and Sin frequencies) without
+        # weight decay and at a learning rate of at most 1e-3.
+        hint(*self.ffn.parameters(), lr_max=SSM_LR_MAX)
 
     def forward(self, length: int) -> torch.Tensor:
         assert length <= self.max_seq_len, f"length {length} exceeds max_seq_len {self.max_seq_len}"
@@ -223,6 +227,8 @@ class DiagonalSSMKernel(nn.Module):
         # Complex C stored as (real, imag) pairs: optimisers and the param count see real numbers.
         self.C = nn.Parameter(torch.randn(heads, half, 2) * math.sqrt(0.5))
         self.D = nn.Parameter(torch.randn(heads))
+        hint(self.log_dt, self.A_real_log, self.A_imag, lr_max=SSM_LR_MAX)  # as S4D (blocks.library.ssm)
+        hint(self.C)
 
     def kernel(self, length: int) -> torch.Tensor:
         return zoh_kernel(self.log_dt, self.A_real_log, self.A_imag, torch.view_as_complex(self.C), length)

@@ -24,6 +24,7 @@ from blocks.library.attention import (
     rope,
     split_heads,
 )
+from blocks.optim import hint
 from blocks.registry import BlockType, Cost, Param, register
 
 POSITION_PARAM = Param("position", "choice", "rope", "Position code: rotary (RoPE, relative) or none.",
@@ -51,6 +52,7 @@ class MemoryTokenAttention(nn.Module):
         assert position != "rope" or hd % 2 == 0, "rope needs an even head size"
         self.memory_keys = nn.Parameter(torch.randn(H, num_tokens, hd) * hd ** -0.5)
         self.memory_values = nn.Parameter(torch.randn(H, num_tokens, hd) * hd ** -0.5)
+        hint(self.memory_keys, self.memory_values)  # learned tokens: embeddings, not decayed
 
     def _project(self, x: torch.Tensor, positions: torch.Tensor):
         q, k, v = self.proj.qkv(x)  # (B, H, L, hd)
@@ -238,6 +240,7 @@ class KeyValueMemory(nn.Module):
         self.q_proj = nn.Linear(d_model, d_model, bias=False)
         self.memory_keys = nn.Parameter(torch.randn(heads, slots, head_dim) * head_dim ** -0.5)
         self.memory_values = nn.Parameter(torch.randn(heads, slots, head_dim) * head_dim ** -0.5)
+        hint(self.memory_keys, self.memory_values)  # slots are looked up like embeddings (PKM): not decayed
         self.out_proj = nn.Linear(d_model, d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

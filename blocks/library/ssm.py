@@ -21,6 +21,7 @@ from blocks.ops.diag_ssm import (
     zoh_step_params,
 )
 from blocks.ops.selective_scan import selective_scan, selective_scan_step
+from blocks.optim import SSM_LR_MAX, hint
 from blocks.registry import BlockType, Cost, Param, register
 
 FLOAT_BYTES = 4
@@ -67,6 +68,10 @@ class S4D(nn.Module):
             # C complex (H, N/2) stored as real pairs so every parameter counts as real numbers
             self.C = nn.Parameter(torch.randn(d_model, half, 2) * math.sqrt(0.5))  # CN(0, 1)
             self.D = nn.Parameter(torch.randn(d_model))
+            # As S4's reference registers them: the state-space parameters train without weight
+            # decay and at a learning rate of at most 1e-3; C is not decayed either.
+            hint(self.log_dt, self.A_real_log, self.A_imag, lr_max=SSM_LR_MAX)
+            hint(self.C)
             self.output_linear = nn.Linear(d_model, 2 * d_model)  # then GLU back to d_model
 
     def _C(self) -> torch.Tensor:
@@ -187,6 +192,7 @@ class Mamba(nn.Module):
             A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(d_inner, 1)  # (d_inner, N)
             self.A_log = nn.Parameter(torch.log(A))
             self.D = nn.Parameter(torch.ones(d_inner))
+            hint(self.A_log, self.D)  # mamba_simple.py: _no_weight_decay
             self.out_proj = nn.Linear(d_inner, d_model, bias=False)
 
     def _init_dt(self, dt_min: float, dt_max: float) -> None:
