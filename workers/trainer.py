@@ -59,6 +59,8 @@ class TrainConfig:
     max_seconds: float | None = None
     max_tokens: int | None = None
     device: str | None = None
+    # Stop once an evaluation reaches this accuracy (MAD stops at 0.999): stopped = "target".
+    stop_at_accuracy: float | None = None
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainConfig":
@@ -100,6 +102,9 @@ class TrainConfig:
         need("max_tokens", self.max_tokens is None or (is_int(self.max_tokens) and self.max_tokens > 0),
              "must be an integer > 0, or null for no token limit")
         need("device", self.device is None or self.device in DEVICE_CHOICES, f"must be one of {list(DEVICE_CHOICES)}")
+        need("stop_at_accuracy", self.stop_at_accuracy is None
+             or (is_number(self.stop_at_accuracy) and 0 < self.stop_at_accuracy <= 1),
+             "must be a number in (0, 1], or null to train every step")
         if errors:
             raise TrainConfigInvalid(errors)
 
@@ -279,6 +284,9 @@ def train(
     tokens_per_step = config.batch_size * seq_len
     tokens_seen = 0
     train_seconds = 0.0
+    # Forward, backward and optimizer step alone: the rest of wall time (batches, evaluation,
+    # events, checkpoint) is the worker's overhead, which bench/report_card.py reports.
+    compute_seconds = 0.0
     loop_started = time.perf_counter()
     last_train_loss: float | None = None
     last_eval: dict | None = None
@@ -301,6 +309,7 @@ def train(
             group["lr"] = lr * group["lr_scale"]
         x, y = task_type.make_batch(params, split="train", index=step, batch_size=config.batch_size, seed=config.seed)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        compute_started = time.perf_counter()
         with _autocast(device):
             logits = model(x)
         loss, _, _ = _loss_and_correct(logits, y)
@@ -311,6 +320,7 @@ def train(
         clip = config.grad_clip if config.grad_clip > 0 else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
         optimizer.step()
+        compute_seconds += time.perf_counter() - compute_started
         steps_done = step + 1
         tokens_seen += tokens_per_step
         train_seconds += time.perf_counter() - step_started
@@ -332,6 +342,9 @@ def train(
         if steps_done % config.eval_every == 0:
             last_eval, last_eval_step = evaluate(model, task_type, params, config, device), steps_done
             emit({"type": "metrics", "step": steps_done, "split": "eval", **last_eval})
+            if config.stop_at_accuracy is not None and last_eval["accuracy"] >= config.stop_at_accuracy:
+                stopped = "target"
+                break
 
     # A final evaluation unless cancelled (the user wants the worker back now) or already done.
     if stopped not in ("cancelled", "diverged") and steps_done > last_eval_step:
@@ -346,6 +359,7 @@ def train(
         "params": n_params,
         "tokens_per_s": tokens_seen / max(train_seconds, 1e-9) if tokens_seen else 0.0,
         "wall_seconds": wall_seconds,
+        "compute_seconds": compute_seconds,
         "steps": steps_done,
         "tokens": tokens_seen,
         "stopped": stopped,

@@ -1,4 +1,4 @@
-"""The ``composer`` command: ``up``, ``train``, ``export``, ``bench``.
+"""The ``composer`` command: ``up``, ``train``, ``card``, ``export``, ``bench``.
 
 Each subcommand lives in its own module and is imported only when used, so
 ``composer train`` never loads Django and ``composer up`` never loads torch.
@@ -12,6 +12,7 @@ import sys
 SUBCOMMANDS = {
     "up": ("composer.cli.up", "serve the whole app (web, websockets, one worker) on the embedded default"),
     "train": ("composer.cli.train", "train a spec headless on a task, with a progress bar and a JSON summary"),
+    "card": ("composer.cli.card", "a report card: scale a spec to a budget, train it on a task suite, print the table"),
     "export": ("composer.cli.export", "write a spec as PyTorch source, a diagram (svg/png) or normalised JSON"),
     "bench": ("composer.cli.bench", "run the benchmarks in bench/ and print their tables"),
 }
