@@ -264,7 +264,7 @@ def _check_tasks(spec: dict, suite: Suite) -> tuple[int, int]:
         if key in seen:
             continue
         seen.add(key)
-        result = validate_spec(spec, vocab_size=task.vocab_size(params), **_causality(task))
+        result = validate_spec(spec, vocab_size=task.vocab_size(params), causal=task.next_token)
         for error in result.errors:
             where = f"node {error.node_id!r}: " if error.node_id else ""
             errors.append({"field": f"spec.{error.field}" if not error.field.startswith("spec") else error.field,
@@ -276,17 +276,6 @@ def _check_tasks(spec: dict, suite: Suite) -> tuple[int, int]:
         raise CardInvalid([{"field": f"spec.{e.field}", "message": e.message} for e in result.errors])
     cost = result.cost.to_json()
     return int(cost["params"]), int(cost.get("state_bytes") or 0)
-
-
-def _causality(task) -> dict:
-    """validate_spec's keyword saying whether the task is next-token prediction (non-causal blocks refused)."""
-    import inspect
-
-    from blocks.spec import validate_spec
-
-    if "causal" in inspect.signature(validate_spec).parameters:
-        return {"causal": getattr(task, "next_token", True)}
-    return {}
 
 
 # Seconds per training step ~ STEP_OVERHEAD_S + flops per step / CPU_FLOPS, fitted to the quick
