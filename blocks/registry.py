@@ -125,24 +125,38 @@ class Cost:
     params: trainable parameters, exactly what the built module holds.
     flops_per_token: forward multiply-adds x2 per token at this length.
     activation_bytes: float32 activations kept for backward for one sequence.
+    state_bytes: float32 inference state at this length. Block cost functions leave it 0:
+        the validator fills it from the entry's ``state`` (one formula per block, not two).
     """
 
     params: int
     flops_per_token: float
     activation_bytes: float
+    state_bytes: float = 0.0
 
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(
             self.params + other.params,
             self.flops_per_token + other.flops_per_token,
             self.activation_bytes + other.activation_bytes,
+            self.state_bytes + other.state_bytes,
         )
 
     def scaled(self, times: int) -> "Cost":
-        return Cost(self.params * times, self.flops_per_token * times, self.activation_bytes * times)
+        return Cost(self.params * times, self.flops_per_token * times, self.activation_bytes * times,
+                    self.state_bytes * times)
 
 
 ZERO_COST = Cost(0, 0.0, 0.0)
+
+# state(d_model, seq_len, params) -> bytes: what the block carries at inference after
+# decoding seq_len tokens (float32; the largest it holds between two tokens on the way).
+State = Callable[[int, int, dict], float]
+
+
+def no_state(d_model: int, seq_len: int, params: dict) -> float:
+    """The default ``state``: position-wise and structural blocks carry nothing between tokens."""
+    return 0.0
 
 # A check returns (field, message) pairs for problems that depend on the model
 # (d_model, max_seq_len) and on several params together, e.g. heads | d_model.
@@ -160,6 +174,8 @@ class BlockType:
         A module may set ``self.aux_loss`` (a scalar tensor) during forward
         (mixture-of-experts load balancing); the model sums them.
     cost(d_model, seq_len, params) -> Cost
+    state(d_model, seq_len, params) -> float bytes of inference state after seq_len tokens
+        (KV cache, recurrent state, or the history a decoder must keep); default 0.
     causal: True, False, or a function of params (e.g. a causal variant flag).
     """
 
@@ -178,6 +194,7 @@ class BlockType:
     check: Check | None = None
     structural: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
+    state: State = no_state
 
     def __post_init__(self):
         if self.family not in FAMILIES:

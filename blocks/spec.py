@@ -128,12 +128,14 @@ class CostSummary:
     activation_bytes: float
     complexity: str
     per_node: list[dict]
+    state_bytes: float = 0.0  # inference state (KV caches, recurrent states) at max_seq_len, float32
 
     def to_json(self) -> dict:
         return {
             "params": self.params,
             "flops_per_token": self.flops_per_token,
             "activation_bytes": self.activation_bytes,
+            "state_bytes": self.state_bytes,
             "complexity": self.complexity,
             "per_node": self.per_node,
         }
@@ -703,7 +705,7 @@ class _Validator:
         if self.cost_broken:
             return None
         summary = CostSummary(int(total.params), float(total.flops_per_token), float(total.activation_bytes),
-                              _COMPLEXITY_NAMES[self.worst], self.rows)
+                              _COMPLEXITY_NAMES[self.worst], self.rows, float(total.state_bytes))
         err = self.out.add
         if self.layers > self.limits.max_layers:
             err(None, "nodes", f"{self.layers} layers after expanding repeats exceed the limit of "
@@ -732,7 +734,9 @@ class _Validator:
             params = node.build_params(len(scope.inputs[node_id]))
             try:
                 own = node.entry.cost(d_model, model_len if node.type == "input" else length, params)
-                own = Cost(int(own.params), float(own.flops_per_token), float(own.activation_bytes))
+                # A decoder holds each node's state once, whatever `count` sequences the parallel form runs.
+                own = Cost(int(own.params), float(own.flops_per_token), float(own.activation_bytes),
+                           float(node.entry.state(d_model, length, params)))
             except Exception as exc:
                 self.out.add(node.id, "params", f"cost model failed: {type(exc).__name__}: {exc}", COST_FAILED)
                 self.cost_broken = True
@@ -761,10 +765,10 @@ class _Validator:
             self.rows.append({
                 "id": node.id, "type": node.type, "family": node.entry.family,
                 "params": params_count * times, "flops_per_token": flops * times,
-                "activation_bytes": activations * times, "complexity": node.entry.complexity,
-                "times": times, "seq_len": length,
+                "activation_bytes": activations * times, "state_bytes": own.state_bytes * times,
+                "complexity": node.entry.complexity, "times": times, "seq_len": length,
             })
-            node_total = Cost(params_count, flops, activations).scaled(times)
+            node_total = Cost(params_count, flops, activations, own.state_bytes).scaled(times)
             if node.type == "repeat":
                 inner = self._scope_cost((node.id, None), length, count, times * node.params["times"],
                                          bounded=bounded)
@@ -778,6 +782,7 @@ class _Validator:
                     node_total = node_total + self._scope_cost((node.id, GLOBAL_SLOT), chunks, count, times,
                                                                bounded=bounded)
             self.rows[row_index]["subtree_params"] = node_total.params
+            self.rows[row_index]["subtree_state_bytes"] = node_total.state_bytes
             total = total + node_total
         return total
 

@@ -88,6 +88,16 @@ def causal_keys_per_query(seq_len: int) -> float:
     return (seq_len + 1) / 2.0
 
 
+def kv_cache_bytes(positions: int, kv_width: int) -> float:
+    """Inference state of a KV cache: keys and values of ``positions`` tokens, kv_width floats each."""
+    return float(BYTES_PER_FLOAT * 2 * positions * kv_width)
+
+
+def full_kv_cache_state(d_model: int, seq_len: int, p: dict) -> float:
+    """Every past key and value, d_model wide (BigBird's random blocks, memory tokens, ...)."""
+    return kv_cache_bytes(seq_len, d_model)
+
+
 class MultiHeadProjections(nn.Module):
     """q (H heads), k and v (kv_heads heads) and the output projection, all d_model wide inputs."""
 
@@ -206,6 +216,11 @@ def softmax_attention_cost(d_model: int, seq_len: int, p: dict) -> Cost:
                      kept_per_token=3 * d_model + 2 * kv_dim, scores_kept=heads * seq_len * seq_len)
 
 
+def softmax_attention_state(d_model: int, seq_len: int, p: dict) -> float:
+    heads, kv_heads = p["heads"], p["kv_heads"] or p["heads"]
+    return kv_cache_bytes(seq_len, kv_heads * (d_model // heads))  # grouped-query: kv_heads wide
+
+
 def softmax_attention_check(d_model: int, max_seq_len: int, p: dict):
     yield from heads_check(d_model, p, p["position"] == "rope")
     kv = p["kv_heads"]
@@ -229,6 +244,7 @@ register(BlockType(
     ),
     build=SoftmaxAttention,
     cost=softmax_attention_cost,
+    state=softmax_attention_state,
     complexity="O(L^2)",
     causal=True,
     recurrent=True,
@@ -332,6 +348,11 @@ def sliding_window_cost(d_model: int, seq_len: int, p: dict) -> Cost:
                      scores_kept=p["heads"] * seq_len * block_keys)
 
 
+def sliding_window_state(d_model: int, seq_len: int, p: dict) -> float:
+    # Between tokens the step keeps the last window - 1 positions and the global ones.
+    return kv_cache_bytes(min(seq_len, p["window"] - 1) + min(seq_len, p["global_tokens"]), d_model)
+
+
 def sliding_window_check(d_model: int, max_seq_len: int, p: dict):
     yield from heads_check(d_model, p, p["position"] == "rope")
     if p["window"] > max_seq_len:
@@ -357,6 +378,7 @@ register(BlockType(
     ),
     build=SlidingWindowAttention,
     cost=sliding_window_cost,
+    state=sliding_window_state,
     complexity="O(L·w)",
     causal=True,
     recurrent=True,
@@ -485,6 +507,7 @@ register(BlockType(
     ),
     build=BigBirdAttention,
     cost=bigbird_cost,
+    state=full_kv_cache_state,  # random blocks may point anywhere in the past
     complexity="O(L·b)",  # each query scores (1 + window + global + random) · block_size keys
     causal=True,
     recurrent=True,
@@ -611,6 +634,15 @@ def linformer_cost(d_model: int, seq_len: int, p: dict) -> Cost:
     return make_cost(params, macs, d_model, H, seq_len, keys, kept_per_token=5 * d_model, scores_kept=scores)
 
 
+def linformer_state(d_model: int, seq_len: int, p: dict) -> float:
+    if not p["causal"]:  # no step form: a decoder recomputes the projection over every past key and value
+        return kv_cache_bytes(seq_len, d_model)
+    # Projections of the completed chunks and of the current one (keys and values, proj_len slots
+    # each), plus the current chunk's raw keys and values (at most chunk_size - 1 between tokens).
+    projections = float(BYTES_PER_FLOAT * 4 * p["proj_len"] * d_model)
+    return projections + kv_cache_bytes(min(seq_len, p["chunk_size"] - 1), d_model)
+
+
 def linformer_check(d_model: int, max_seq_len: int, p: dict):
     yield from heads_check(d_model, p, rope_needed=False)
     if p["proj_len"] > max_seq_len:
@@ -636,6 +668,7 @@ register(BlockType(
     ),
     build=LinformerAttention,
     cost=linformer_cost,
+    state=linformer_state,
     complexity="O(L·k)",
     causal=lambda p: bool(p["causal"]),
     recurrent=True,  # the causal variant; the bidirectional one refuses init_state
@@ -748,6 +781,19 @@ def linear_family_cost(d_model: int, seq_len: int, heads: int, feature_dim: int,
     )
 
 
+def linear_family_state(d_model: int, heads: int, feature_dim: int) -> float:
+    """Fixed whatever the length: per head the sum of phi(k) v^T (m x hd) and the normaliser sum of phi(k) (m)."""
+    return float(BYTES_PER_FLOAT * heads * feature_dim * (d_model // heads + 1))
+
+
+def linear_attention_state(d_model: int, seq_len: int, p: dict) -> float:
+    return linear_family_state(d_model, p["heads"], d_model // p["heads"])
+
+
+def performer_state(d_model: int, seq_len: int, p: dict) -> float:
+    return linear_family_state(d_model, p["heads"], p["nb_features"])
+
+
 def linear_attention_cost(d_model: int, seq_len: int, p: dict) -> Cost:
     return linear_family_cost(d_model, seq_len, p["heads"], d_model // p["heads"], feature_macs=0)
 
@@ -771,6 +817,7 @@ register(BlockType(
     params=(HEADS_PARAM,),
     build=LinearAttention,
     cost=linear_attention_cost,
+    state=linear_attention_state,
     complexity="O(L)",
     causal=True,
     recurrent=True,
@@ -790,6 +837,7 @@ register(BlockType(
     ),
     build=PerformerAttention,
     cost=performer_cost,
+    state=performer_state,
     complexity="O(L)",
     causal=True,
     recurrent=True,
@@ -823,6 +871,11 @@ def fnet_cost(d_model: int, seq_len: int, p: dict) -> Cost:
     return Cost(0, flops, float(BYTES_PER_FLOAT * seq_len * d_model * 2))  # complex intermediate
 
 
+def fnet_state(d_model: int, seq_len: int, p: dict) -> float:
+    # No step form: every output mixes the whole sequence, so a decoder keeps every input.
+    return float(BYTES_PER_FLOAT * seq_len * d_model)
+
+
 def fnet_check(d_model: int, max_seq_len: int, p: dict):
     # No parameters; non-causality is the validator's business (model.allow_noncausal).
     return []
@@ -838,6 +891,7 @@ register(BlockType(
     params=(),
     build=FNetMixing,
     cost=fnet_cost,
+    state=fnet_state,
     complexity="O(L log L)",
     causal=False,
     check=fnet_check,

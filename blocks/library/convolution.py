@@ -182,6 +182,14 @@ def hyena_cost(d_model: int, seq_len: int, params: dict) -> Cost:
     return Cost(params=count, flops_per_token=float(flops), activation_bytes=float(seq_len * floats * BYTES_PER_FLOAT))
 
 
+def hyena_state(d_model: int, seq_len: int, params: dict) -> float:
+    """No recurrent form: the implicit filters are as long as the sequence, so exact decoding keeps
+    the whole input history of each of the order - 1 long convolutions (grows with L), plus the
+    short conv's window of short_filter - 1 inputs."""
+    n, k = params["order"], params["short_filter"]
+    return float(((n - 1) * d_model * seq_len + (n + 1) * d_model * (k - 1)) * BYTES_PER_FLOAT)
+
+
 def hyena_check(d_model: int, max_seq_len: int, params: dict):
     if params["short_filter"] > max_seq_len:
         yield "short_filter", f"short_filter ({params['short_filter']}) must be <= max_seq_len ({max_seq_len})"
@@ -198,6 +206,7 @@ register(
         params=HYENA_PARAMS,
         build=Hyena,
         cost=hyena_cost,
+        state=hyena_state,
         complexity="O(L log L)",
         causal=True,
         recurrent=False,
@@ -330,6 +339,13 @@ def h3_cost(d_model: int, seq_len: int, params: dict) -> Cost:
     return Cost(params=count, flops_per_token=float(flops), activation_bytes=float(seq_len * floats * BYTES_PER_FLOAT))
 
 
+def h3_state(d_model: int, seq_len: int, params: dict) -> float:
+    """Fixed: H3's long convolution is a diagonal SSM, so it decodes recurrently. The shift filter's
+    window (d_state - 1 inputs per channel) and d_state/2 complex modes per key-value channel."""
+    n, p = params["d_state"], max(1, d_model // params["heads"])
+    return float((d_model * (n - 1) + params["heads"] * p * p * n) * BYTES_PER_FLOAT)
+
+
 def h3_check(d_model: int, max_seq_len: int, params: dict):
     if d_model % params["heads"]:
         yield "heads", f"heads ({params['heads']}) must divide d_model ({d_model})"
@@ -348,6 +364,7 @@ register(
         params=H3_PARAMS,
         build=H3,
         cost=h3_cost,
+        state=h3_state,
         complexity="O(L log L)",
         causal=True,
         recurrent=True,

@@ -73,6 +73,13 @@ def _chunk_cost(d_model: int, seq_len: int, params: dict) -> Cost:
     return Cost(pooling_params, float(4 * d_model), float(seq_len * d_model * BYTES_PER_FLOAT))
 
 
+def _chunk_state(d_model: int, seq_len: int, params: dict) -> float:
+    # Only the group's own: the current chunk's running summary and the global vector added to it
+    # (attention pooling also keeps its running max and normaliser). blocks.spec adds the local
+    # children's state at chunk_size and the global children's over the chunk summaries.
+    return float((2 * d_model + (2 if params["summary"] == "attention" else 0)) * BYTES_PER_FLOAT)
+
+
 def _chunk_check(d_model: int, max_seq_len: int, params: dict):
     if params["chunk_size"] > max_seq_len:
         yield "chunk_size", f"chunk_size {params['chunk_size']} exceeds the sequence length {max_seq_len}"
@@ -93,6 +100,7 @@ register(
         ),
         build=None,
         cost=_chunk_cost,
+        state=_chunk_state,
         complexity="O(L)",
         causal=True,
         recurrent=False,

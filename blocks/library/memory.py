@@ -18,6 +18,7 @@ from blocks.library.attention import (
     blocked_attention,
     causal_keys_per_query,
     heads_check,
+    kv_cache_bytes,
     make_cost,
     merge_heads,
     multi_head_params,
@@ -94,6 +95,11 @@ def memory_tokens_cost(d_model: int, seq_len: int, p: dict) -> Cost:
                      d_model, H, seq_len, keys, kept_per_token=5 * d_model, scores_kept=H * seq_len * (n + seq_len))
 
 
+def memory_tokens_state(d_model: int, seq_len: int, p: dict) -> float:
+    # The KV cache of the real tokens; the memory slots are parameters, read each step.
+    return kv_cache_bytes(seq_len, d_model)
+
+
 def memory_tokens_check(d_model: int, max_seq_len: int, p: dict):
     yield from heads_check(d_model, p, p["position"] == "rope")
 
@@ -112,6 +118,7 @@ register(BlockType(
     ),
     build=MemoryTokenAttention,
     cost=memory_tokens_cost,
+    state=memory_tokens_state,
     complexity="O(L^2)",
     causal=True,
     recurrent=True,
@@ -192,6 +199,11 @@ def segment_recurrence_cost(d_model: int, seq_len: int, p: dict) -> Cost:
                      kept_per_token=7 * d_model, scores_kept=H * seq_len * 2 * s)
 
 
+def segment_recurrence_state(d_model: int, seq_len: int, p: dict) -> float:
+    # Inputs of the previous complete segment (s) and of the current one (up to s - 1) between tokens.
+    return float(BYTES_PER_FLOAT * min(seq_len, 2 * p["segment_len"] - 1) * d_model)
+
+
 def segment_recurrence_check(d_model: int, max_seq_len: int, p: dict):
     yield from heads_check(d_model, p, p["position"] == "rope")
     if p["segment_len"] > max_seq_len:
@@ -213,6 +225,7 @@ register(BlockType(
     ),
     build=SegmentRecurrentAttention,
     cost=segment_recurrence_cost,
+    state=segment_recurrence_state,
     complexity="O(L·s)",
     causal=True,
     recurrent=True,

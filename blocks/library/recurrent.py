@@ -128,6 +128,12 @@ def retnet_cost(d_model: int, seq_len: int, params: dict) -> Cost:
     return Cost(n_params, float(flops), float(seq_len * per_token * FLOAT_BYTES))
 
 
+def retnet_state(d_model: int, seq_len: int, params: dict) -> float:
+    # One (key_dim x value_dim) memory per head, whatever the length (the position counter is not counted).
+    heads = params["heads"]
+    return float(heads * (d_model // heads) * (params["value_factor"] * d_model // heads) * FLOAT_BYTES)
+
+
 def retnet_check(d_model: int, max_seq_len: int, params: dict):
     heads = params["heads"]
     if d_model % heads:
@@ -155,6 +161,7 @@ register(
         ),
         build=RetNet,
         cost=retnet_cost,
+        state=retnet_state,
         complexity="O(L)",
         causal=True,
         recurrent=True,
@@ -342,6 +349,11 @@ def rwkv_cost(d_model: int, seq_len: int, params: dict) -> Cost:
     return Cost(n_params, float(flops), float(seq_len * per_token * FLOAT_BYTES))
 
 
+def rwkv_state(d_model: int, seq_len: int, params: dict) -> float:
+    # The previous inputs of time-mix and channel-mix and the WKV (num, den, max_log): 5 x d_model.
+    return float(5 * d_model * FLOAT_BYTES)
+
+
 register(
     BlockType(
         name="rwkv",
@@ -354,6 +366,7 @@ register(
         params=(Param("ffn_mult", "int", 4, "channel-mix hidden width = ffn_mult * d_model", min=1, max=8),),
         build=RWKV,
         cost=rwkv_cost,
+        state=rwkv_state,
         complexity="O(L)",
         causal=True,
         recurrent=True,

@@ -112,6 +112,11 @@ def s4d_cost(d_model: int, seq_len: int, params: dict) -> Cost:
     return Cost(n_params, float(flops), float(activations))
 
 
+def s4d_state(d_model: int, seq_len: int, params: dict) -> float:
+    # N/2 complex modes per channel = N floats, whatever the length.
+    return float(d_model * params["d_state"] * FLOAT_BYTES)
+
+
 def s4d_check(d_model: int, max_seq_len: int, params: dict):
     if params["d_state"] % 2:
         yield "d_state", "d_state must be even: S4D keeps N/2 complex-conjugate pairs"
@@ -137,6 +142,7 @@ register(
         ),
         build=S4D,
         cost=s4d_cost,
+        state=s4d_state,
         complexity="O(L log L)",
         causal=True,
         recurrent=True,
@@ -291,6 +297,11 @@ def mamba_cost(d_model: int, seq_len: int, params: dict) -> Cost:
     return Cost(n_params, float(flops), float(seq_len * per_token * FLOAT_BYTES))
 
 
+def mamba_state(d_model: int, seq_len: int, params: dict) -> float:
+    # Per inner channel: the SSM state (d_state) and the conv window (d_conv inputs), whatever the length.
+    return float(params["expand"] * d_model * (params["d_state"] + params["d_conv"]) * FLOAT_BYTES)
+
+
 def mamba_check(d_model: int, max_seq_len: int, params: dict):
     if params["d_conv"] > max_seq_len:
         yield "d_conv", f"d_conv ({params['d_conv']}) must not exceed max_seq_len ({max_seq_len})"
@@ -315,6 +326,7 @@ register(
         ),
         build=Mamba,
         cost=mamba_cost,
+        state=mamba_state,
         complexity="O(L)",
         causal=True,
         recurrent=True,

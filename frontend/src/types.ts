@@ -77,8 +77,9 @@ export interface CostSummary {
   params: number
   flops_per_token: number
   activation_bytes: number
+  state_bytes?: number // inference state (KV caches, recurrent states) at max_seq_len
   complexity: string
-  per_node?: { id: string; params?: number; flops_per_token?: number; activation_bytes?: number }[]
+  per_node?: { id: string; params?: number; flops_per_token?: number; activation_bytes?: number; state_bytes?: number }[]
 }
 
 export interface ValidationResult {

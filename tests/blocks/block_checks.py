@@ -28,6 +28,17 @@ def run_steps(module, x):
     return torch.stack(outputs, dim=1)
 
 
+def state_tensor_bytes(state) -> int:
+    """Bytes of the floating (and complex) tensors in a nested step state; position counters do not count."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size() if (state.is_floating_point() or state.is_complex()) else 0
+    if isinstance(state, dict):
+        return sum(state_tensor_bytes(v) for v in state.values())
+    if isinstance(state, (tuple, list)):
+        return sum(state_tensor_bytes(v) for v in state)
+    return 0
+
+
 def assert_causal(module, x, t=5):
     """Changing tokens after position t changes nothing at positions <= t."""
     with torch.no_grad():

@@ -1,5 +1,5 @@
-// The cost bar: total params, FLOPs/token, activation memory at max_seq_len, complexity class,
-// and whether the graph is valid, all from the last live validation.
+// The cost bar: total params, FLOPs/token, activation memory and inference state at max_seq_len,
+// complexity class, and whether the graph is valid, all from the last live validation.
 import { memo } from 'react'
 import { useEditor } from '../store/editor'
 import { formatBytes, formatCount } from '../lib/format'
@@ -15,6 +15,7 @@ export const CostBar = memo(function CostBar() {
       <Stat label="Params" value={formatCount(cost?.params)} testid="cost-params" />
       <Stat label="FLOPs/token" value={formatCount(cost?.flops_per_token)} testid="cost-flops" />
       <Stat label={`Activations @ ${maxLen}`} value={formatBytes(cost?.activation_bytes)} testid="cost-activations" />
+      <Stat label={`Inference state @ ${maxLen}`} value={formatBytes(cost?.state_bytes)} testid="cost-state" />
       <Stat label="Complexity" value={cost?.complexity ?? '—'} testid="cost-complexity" />
       <span className={`validity ${errors.length ? 'bad' : 'good'}`} data-testid="validity" role="status"
         title={global.map((e) => `${e.field}: ${e.message}`).join('\n')}>
