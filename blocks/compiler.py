@@ -229,9 +229,14 @@ def _graph_step(graph_module: nn.Module, x_t, state: dict):
     return values[last], new_state
 
 
-def compile_spec(spec, *, vocab_size: int, seed: int = 0, limits: Limits = DEFAULT_LIMITS) -> ComposerModel:
-    """Validate ``spec`` (raising SpecInvalid with every error) and build its model with seeded weights."""
-    result, parsed = parse_spec(spec, vocab_size=vocab_size, limits=limits)
+def compile_spec(spec, *, vocab_size: int, seed: int = 0, limits: Limits = DEFAULT_LIMITS,
+                 causal: bool | None = None) -> ComposerModel:
+    """Validate ``spec`` (raising SpecInvalid with every error) and build its model with seeded weights.
+
+    ``causal``: True when the model will be trained on next-token prediction (non-causal blocks are
+    then refused whatever model.allow_noncausal says), False when it may see the whole sequence,
+    None to leave it to model.allow_noncausal (see validate_spec)."""
+    result, parsed = parse_spec(spec, vocab_size=vocab_size, limits=limits, causal=causal)
     if not result.ok:
         raise SpecInvalid(result.errors)
     with torch.random.fork_rng(devices=[]):

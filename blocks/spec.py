@@ -246,25 +246,33 @@ class _Collector:
         self.errors.append(SpecError(node_id, field_name, message, code))
 
 
-def validate_spec(spec: Any, *, vocab_size: int = 256, limits: Limits = DEFAULT_LIMITS) -> ValidationResult:
-    """Every error in ``spec`` at once, and its cost when the structure is sound. Never raises."""
-    result, _ = parse_spec(spec, vocab_size=vocab_size, limits=limits)
+def validate_spec(spec: Any, *, vocab_size: int = 256, limits: Limits = DEFAULT_LIMITS,
+                  causal: bool | None = None) -> ValidationResult:
+    """Every error in ``spec`` at once, and its cost when the structure is sound. Never raises.
+
+    ``causal`` is what the spec will be trained for, and decides whether non-causal blocks pass:
+    True (a next-token task) refuses them whatever ``model.allow_noncausal`` says; False (a task
+    that reads whole sequences, e.g. compression) accepts them; None (no task known yet: a saved
+    draft, an export) leaves it to ``model.allow_noncausal``.
+    """
+    result, _ = parse_spec(spec, vocab_size=vocab_size, limits=limits, causal=causal)
     return result
 
 
-def parse_spec(spec: Any, *, vocab_size: int = 256, limits: Limits = DEFAULT_LIMITS
+def parse_spec(spec: Any, *, vocab_size: int = 256, limits: Limits = DEFAULT_LIMITS, causal: bool | None = None
                ) -> tuple[ValidationResult, ParsedSpec | None]:
     """validate_spec plus the parsed graph the compiler builds from (None unless ok)."""
     try:
-        return _Validator(spec, vocab_size, limits).run()
+        return _Validator(spec, vocab_size, limits, causal).run()
     except Exception as exc:  # a bug here must not take the API down; tests assert it never happens
         error = SpecError(None, "", f"internal validation error: {type(exc).__name__}: {exc}", INTERNAL_ERROR)
         return ValidationResult(False, [error], None), None
 
 
 class _Validator:
-    def __init__(self, spec: Any, vocab_size: Any, limits: Limits):
+    def __init__(self, spec: Any, vocab_size: Any, limits: Limits, causal: bool | None = None):
         self.raw = spec
+        self.causal = causal
         self.vocab_size = vocab_size
         self.limits = limits
         self.out = _Collector()
@@ -678,7 +686,8 @@ class _Validator:
         return sources[0], sinks[0]
 
     def _check_causality(self) -> None:
-        if self.model is None or self.model["allow_noncausal"]:
+        # The one place that decides whether a block may see the future (see validate_spec's causal).
+        if self.model is None or self.causal is False or (self.causal is None and self.model["allow_noncausal"]):
             return
         for node in self.nodes.values():
             if node.entry is None or not node.params_ok:
@@ -688,9 +697,14 @@ class _Validator:
             except Exception as exc:
                 self.out.add(node.id, "type", f"causality check failed: {exc}", BLOCK_CHECK)
                 continue
-            if not causal:
+            if not causal and self.causal:
                 self.out.add(node.id, "type", f"{node.type} is not causal with these params (it sees future "
-                             "tokens); set model.allow_noncausal to use it anyway", NONCAUSAL)
+                             "tokens), so it cannot be trained on a next-token task, whatever model.allow_noncausal "
+                             "says; use it on a task that reads whole sequences, such as compression", NONCAUSAL)
+            elif not causal:
+                self.out.add(node.id, "type", f"{node.type} is not causal with these params (it sees future "
+                             "tokens); set model.allow_noncausal to keep it in a draft (it can then be trained only "
+                             "on tasks that read whole sequences, such as compression)", NONCAUSAL)
 
     # -- cost and limits --------------------------------------------------------------------------
 

@@ -157,10 +157,31 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def compile_model(spec: dict, *, vocab_size: int, seed: int) -> torch.nn.Module:
+def compile_model(spec: dict, *, vocab_size: int, seed: int, causal: bool | None = None) -> torch.nn.Module:
     from blocks.compiler import compile_spec  # imported late: the trainer is testable before blocks land
 
-    return compile_spec(spec, vocab_size=vocab_size, seed=seed)
+    return compile_spec(spec, vocab_size=vocab_size, seed=seed, causal=causal)
+
+
+def build_task_model(spec: dict, task_type: TaskType, params: dict, *, vocab_size: int, seed: int,
+                     build_model: BuildModel | None = None) -> torch.nn.Module:
+    """The module the trainer optimises for ``task_type``.
+
+    The spec is compiled for the task's objective: a next-token task refuses blocks that see the
+    future (whatever model.allow_noncausal says; SpecInvalid names the node), a reconstruct task
+    (compression) accepts them. For ``objective == "reconstruct"`` the model is then wrapped as the
+    encoder of ``ReconstructionModel`` (workers/tasks/compression.py), whose decoder rebuilds the
+    sequence from the hidden state at the last position, so the loop below trains it unchanged.
+    """
+    if build_model is None:
+        model = compile_model(spec, vocab_size=vocab_size, seed=seed, causal=task_type.next_token)
+    else:
+        model = build_model(spec, vocab_size=vocab_size, seed=seed)
+    if task_type.objective == "reconstruct":
+        from workers.tasks.compression import ReconstructionModel
+
+        model = ReconstructionModel(model, seq_len=task_type.seq_len(params))
+    return model
 
 
 def _aux_loss(model: torch.nn.Module) -> torch.Tensor | None:
@@ -267,7 +288,7 @@ def train(
 
     # Seed the global RNG too: blocks may initialise weights from it during construction.
     torch.manual_seed(config.seed)
-    model = (build_model or compile_model)(spec, vocab_size=vocab_size, seed=config.seed)
+    model = build_task_model(spec, task_type, params, vocab_size=vocab_size, seed=config.seed, build_model=build_model)
     model.to(device)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())

@@ -93,10 +93,12 @@ def _check_task(task_name: str, given: dict) -> tuple[object, dict]:
     return get_task(task_name), params
 
 
-def _check_spec(spec: dict, *, vocab_size: int) -> dict:
+def _check_spec(spec: dict, *, vocab_size: int, causal: bool) -> dict:
     from blocks.spec import validate_spec
 
-    result = validate_spec(spec, vocab_size=vocab_size)
+    # causal: the task is next-token prediction, so blocks that see the future are refused even
+    # when the spec sets model.allow_noncausal (the error names the node).
+    result = validate_spec(spec, vocab_size=vocab_size, causal=causal)
     if not result.ok:
         raise RunError(MSG_DRAFT_INVALID, {"errors": [e.to_json() for e in result.errors]})
     return result.cost.to_json() if result.cost is not None else {}
@@ -148,7 +150,7 @@ def run_launch(*, user, graph, request: LaunchRequest) -> Run:
     if version is None:
         raise _field_error("version", MSG_NO_VERSION) if request.version else RunError(MSG_NO_VERSION)
     task, task_params = _check_task(request.task, request.task_params)
-    cost = _check_spec(version.spec, vocab_size=task.vocab_size(task_params))
+    cost = _check_spec(version.spec, vocab_size=task.vocab_size(task_params), causal=task.next_token)
     seq_len, max_seq_len = task.seq_len(task_params), int(version.spec.get("model", {}).get("max_seq_len", 0))
     if max_seq_len and seq_len > max_seq_len:
         raise _field_error("task_params", MSG_SEQ_TOO_LONG.format(seq_len=seq_len, max_seq_len=max_seq_len))

@@ -41,7 +41,7 @@ def test_launch_creates_queued_run_of_exact_version_and_enqueues_after_commit(al
     assert body["version"] == graph.latest_version.number
     assert run.hyper == {"lr": 3e-3, "batch_size": 4, "steps": 30, "seed": 1}
     assert run.budget == {"max_seconds": 60, "max_tokens": None}
-    assert run.task_params == {"num_tokens": 16, "vocab_size": 16}  # defaults resolved
+    assert run.task_params == {"num_tokens": 16, "vocab_size": 16, "train_examples": 0}  # defaults resolved
     assert body["queue_position"] == 1
     assert enqueued == [{"run_id": run.pk, "attempt": 1, "soft": 60 + 60, "hard": 60 + 60 + 30}]
     assert Run.objects.get(pk=run.pk).celery_task_id == f"task-{run.pk}"
@@ -74,6 +74,24 @@ def test_invalid_draft_is_refused_with_its_errors(alice, make_graph, client_for,
     assert body["message"] == services.MSG_DRAFT_INVALID
     assert any(error["node_id"] == "m" and error["field"] == "type" for error in body["extra"]["errors"])
     assert not Run.objects.exists()
+
+
+def test_non_causal_block_is_refused_on_a_next_token_task_even_when_the_spec_allows_it(alice, make_graph, client_for,
+                                                                                      enqueued):
+    spec = tiny_spec()
+    spec["nodes"][1]["type"] = "fnet"
+    spec["model"]["allow_noncausal"] = True  # enough for a saved draft, not for next-token training
+    graph = make_graph(alice, spec=spec)
+    response = launch(client_for(alice), graph)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == services.MSG_DRAFT_INVALID
+    [error] = body["extra"]["errors"]
+    assert (error["node_id"], error["field"], error["code"]) == ("m", "type", "noncausal")
+    assert not Run.objects.exists()
+    # A task that reads whole sequences (compression) takes it.
+    response = launch(client_for(alice), graph, task="compression", task_params={"seq_len": 32})
+    assert response.status_code == 201, response.json()
 
 
 @pytest.mark.parametrize("field, value", [("steps", 20_001), ("max_seconds", 3_601), ("batch_size", 513)])

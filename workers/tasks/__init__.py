@@ -15,6 +15,15 @@ splits its corpus by position instead (the last tenth is held out).
 
 Labels: ``x`` and ``y`` are int64 ``(batch, seq_len)``; ``y[b, t]`` is the token the
 model must predict after reading ``x[b, :t+1]``, or -100 where no loss is taken.
+That is the ``next_token`` objective, and such tasks are trained only with causal blocks.
+A task whose ``objective`` is ``reconstruct`` (``compression``) instead labels ``y[b, t]``
+with the token at ``t`` itself, to be rebuilt from one vector (see ``TaskType.objective``);
+only those tasks accept non-causal blocks.
+
+Finite training sets: a task with the ``train_examples`` param (``TRAIN_EXAMPLES``) draws,
+when it is N > 0, a pool of N train-split examples once per (params, seed) and serves train
+batches from it in epochs, reshuffled each epoch (``finite_train_set``); 0 means a fresh
+example every time. Eval batches are unaffected, so eval still never meets a train example.
 
 Uploaded corpora (for the runs/web side): ``char_lm`` takes an integer param
 ``corpus_id``; 0 is the corpus shipped in ``workers/data/``. Any other id is looked
@@ -36,7 +45,11 @@ what is wrong; call it when the user uploads, so bad files are refused at once.
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable
 
 import torch
@@ -50,6 +63,19 @@ EVAL_BUCKETS = 8
 # Fewer distinct examples than this and one split may hash out empty (a run could not draw a
 # batch) or hold a handful of examples repeated: tasks refuse such parameters up front.
 MIN_DISTINCT_EXAMPLES = 64
+# What a task trains for (TaskType.objective): predict the next token (causal blocks only), or
+# rebuild the whole sequence from the hidden state at its last position (any block).
+OBJECTIVES = ("next_token", "reconstruct")
+# A finite training set is generated in chunks of this many examples (bounds peak memory) and
+# kept for a few (task, params, seed) at a time; its size is capped in tokens.
+POOL_CHUNK = 1024
+POOL_CACHE_SIZE = 4
+MAX_POOL_TOKENS = 64 * 2**20
+
+TRAIN_EXAMPLES = Param(
+    "train_examples", "int", 0,
+    "training set size: 0 draws a fresh example every step; N > 0 draws N once and iterates over "
+    "them in epochs, reshuffled each epoch (MAD: 12,800 and fewer)", min=0, max=1_000_000)
 
 # Generates ``n`` candidate examples: (params, generator, n) -> (x, y), each (n, seq_len).
 Generate = Callable[[dict, torch.Generator, int], tuple[torch.Tensor, torch.Tensor]]
@@ -97,6 +123,12 @@ class TaskType:
     make_batch(params, *, split, index, batch_size, seed) -> (x, y) int64 (batch, seq_len).
     vocab_size(params) / seq_len(params): what the model must accept.
     check(params) -> [(field, message)] for problems involving several params.
+    objective: "next_token" (the default: y[t] follows x[:t+1], so the model must be causal and
+        a spec with non-causal blocks is refused, whatever model.allow_noncausal says) or
+        "reconstruct" (y[t] is x[t] itself, rebuilt by the trainer from the model's hidden state at
+        the last position through a small decoder; non-causal blocks are allowed).
+    eval_held_out: True when eval examples are held out from training (the hash split). False
+        for a task whose eval asks about the very facts training teaches (memorization).
     """
 
     name: str
@@ -110,6 +142,17 @@ class TaskType:
     metrics: tuple[str, ...] = ("loss", "accuracy")
     check: TaskCheck | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    objective: str = "next_token"
+    eval_held_out: bool = True
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"task {self.name}: objective must be one of {OBJECTIVES}, got {self.objective!r}")
+
+    @property
+    def next_token(self) -> bool:
+        """True when the task is next-token prediction: only causal blocks may be trained on it."""
+        return self.objective == "next_token"
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -135,6 +178,9 @@ class TaskType:
             "default_vocab_size": self.vocab_size(defaults),
             "default_seq_len": self.seq_len(defaults),
             "tags": list(self.tags),
+            "objective": self.objective,
+            "next_token": self.next_token,
+            "eval_held_out": self.eval_held_out,
         }
 
 
@@ -154,7 +200,10 @@ def _ensure_loaded() -> None:
     if not _LOADED:
         _LOADED = True
         # Each module registers its task on import.
-        from workers.tasks import char_lm, copy, dyck, induction_heads, mqar, selective_copy  # noqa: F401
+        from workers.tasks import (  # noqa: F401
+            char_lm, compression, copy, dyck, fuzzy_recall, in_context_recall, induction_heads, memorization, mqar,
+            noisy_recall, selective_copy,
+        )
 
 
 def get_task(name: str) -> TaskType:
@@ -203,6 +252,13 @@ def resolve_task_params(name: str, given: dict | None) -> tuple[dict, list[TaskP
             params[key] = p.coerce(value)
     if not errors and task.check is not None:
         errors.extend(TaskParamError(f, m, "conflict") for f, m in task.check(params))
+    if not errors and params.get("train_examples"):
+        tokens = params["train_examples"] * task.seq_len(params)
+        if tokens > MAX_POOL_TOKENS:
+            errors.append(TaskParamError("train_examples", f"a training set of {params['train_examples']} examples of "
+                                         f"{task.seq_len(params)} tokens ({tokens:,} tokens) exceeds the limit of "
+                                         f"{MAX_POOL_TOKENS:,} tokens held in memory; use fewer examples, or 0 for "
+                                         "fresh examples every step", "out_of_range"))
     return params, errors
 
 
@@ -261,12 +317,101 @@ def split_filtered_batch(
 
 def split_filtered(task_name: str, generate: Generate):
     """The ``make_batch`` of a task that generates candidate examples: ``split_filtered_batch``
-    over ``generate``, so every generated task splits train from eval the same way."""
+    over ``generate``, so every generated task splits train from eval the same way (and takes a
+    finite training set when its params include ``train_examples``)."""
     def make_batch(params: dict, *, split: str, index: int, batch_size: int, seed: int):
         return split_filtered_batch(task_name, generate, params, split=split, index=index, batch_size=batch_size,
                                     seed=seed)
 
-    return make_batch
+    return finite_train_set(task_name, make_batch)
+
+
+# --- finite training sets ---------------------------------------------------------------------
+
+MakeBatch = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+_pools: OrderedDict = OrderedDict()
+_pools_lock = threading.Lock()
+
+
+def finite_train_set(task_name: str, make_batch: MakeBatch) -> MakeBatch:
+    """Wrap ``make_batch`` so that, when ``params["train_examples"]`` is N > 0, train batches come
+    from a fixed pool of N train examples (``train_pool``) in epochs: example number
+    ``s = index * batch_size + b`` of the stream is ``pool[order(epoch)[offset]]`` with
+    ``(epoch, offset) = divmod(s, N)``, so each epoch shows every example once, in an order
+    reshuffled per epoch. Eval batches, and train batches when N is 0, are ``make_batch``'s own."""
+    def pooled(params: dict, *, split: str, index: int, batch_size: int, seed: int):
+        count = params.get("train_examples") or 0
+        if split != "train" or count <= 0:
+            return make_batch(params, split=split, index=index, batch_size=batch_size, seed=seed)
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        pool_x, pool_y = train_pool(task_name, make_batch, params, seed)
+        rows = pool_rows(task_name, seed, count, index, batch_size)
+        return pool_x[rows].long(), pool_y[rows].long()
+
+    return pooled
+
+
+def train_pool(task_name: str, make_batch: MakeBatch, params: dict, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The N = ``params["train_examples"]`` training examples of (task, params, seed), drawn once from
+    the train split in chunks at negative batch indices (which the trainer never asks for), then
+    cached (the last ``POOL_CACHE_SIZE``) in the narrowest integer type that holds them."""
+    key = (task_name, int(seed), json.dumps(params, sort_keys=True))
+    with _pools_lock:
+        if key in _pools:
+            _pools.move_to_end(key)
+            return _pools[key]
+    count = params["train_examples"]
+    xs, ys = [], []
+    for chunk, start in enumerate(range(0, count, POOL_CHUNK)):
+        x, y = make_batch(params, split="train", index=-1 - chunk, batch_size=min(POOL_CHUNK, count - start), seed=seed)
+        small = torch.int16 if max(int(x.max()), int(y.max())) < 2**15 else torch.int32
+        xs.append(x.to(small))
+        ys.append(y.to(small))
+    dtype = torch.int32 if torch.int32 in {t.dtype for t in xs} else torch.int16
+    pool = (torch.cat([t.to(dtype) for t in xs]), torch.cat([t.to(dtype) for t in ys]))
+    with _pools_lock:
+        _pools[key] = pool
+        while len(_pools) > POOL_CACHE_SIZE:
+            _pools.popitem(last=False)
+    return pool
+
+
+def pool_position(index: int, batch_size: int, count: int) -> tuple[int, int]:
+    """(epoch, offset) of the first example of train batch ``index`` in a pool of ``count``."""
+    return divmod(index * batch_size, count)
+
+
+def pool_rows(task_name: str, seed: int, count: int, index: int, batch_size: int) -> torch.Tensor:
+    """Pool row of each example of train batch ``index`` (a batch may straddle two epochs)."""
+    epoch, offset = pool_position(index, batch_size, count)
+    rows = []
+    while batch_size > 0:
+        take = min(batch_size, count - offset)
+        rows.append(epoch_order(task_name, seed, count, epoch)[offset:offset + take])
+        batch_size -= take
+        epoch, offset = epoch + 1, 0
+    return torch.cat(rows)
+
+
+@lru_cache(maxsize=8)
+def epoch_order(task_name: str, seed: int, count: int, epoch: int) -> torch.Tensor:
+    """The order in which epoch ``epoch`` visits a pool of ``count`` examples (a permutation)."""
+    return torch.randperm(count, generator=batch_generator(f"{task_name}/epoch", seed, "train", epoch))
+
+
+def next_token_train_labels(make_batch: MakeBatch) -> MakeBatch:
+    """MAD's training targets: on the train split every position is labelled with the next input
+    token (the last position keeps its own label), while eval keeps ``make_batch``'s labels, which
+    score only the positions the task is about (recalled values). Apply it outside
+    ``finite_train_set`` so pools and the hash split see the task's own labels."""
+    def relabelled(params: dict, *, split: str, index: int, batch_size: int, seed: int):
+        x, y = make_batch(params, split=split, index=index, batch_size=batch_size, seed=seed)
+        if split == "train":
+            y = torch.cat([x[:, 1:], y[:, -1:]], dim=1)
+        return x, y
+
+    return relabelled
 
 
 def power_law_weights(n: int, alpha: float) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 
 from blocks.registry import Param
 from workers.tasks import (
-    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
+    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
 )
 
 NAME = "copy"
@@ -21,6 +21,7 @@ SEPARATOR = 0
 PARAMS = (
     Param("num_tokens", "int", 16, "tokens to copy; the sequence is twice as long", min=1, max=32768),
     Param("vocab_size", "int", 16, "tokens: the separator plus vocab_size - 1 data tokens", min=3, max=65536),
+    TRAIN_EXAMPLES,
 )
 
 

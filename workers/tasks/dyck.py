@@ -19,7 +19,7 @@ import torch
 
 from blocks.registry import Param
 from workers.tasks import (
-    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
+    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
 )
 
 NAME = "dyck"
@@ -32,6 +32,7 @@ PARAMS = (
           min=0.05, max=0.95),
     Param("target", "choice", "closing", "predict the closing bracket, or the depth after each token",
           choices=("closing", "depth")),
+    TRAIN_EXAMPLES,
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from blocks.registry import Param
-from workers.tasks import IGNORE_INDEX, TaskType, register, split_filtered
+from workers.tasks import IGNORE_INDEX, TRAIN_EXAMPLES, TaskType, register, split_filtered
 
 NAME = "induction_heads"
 TRIGGER = 0
@@ -20,6 +20,7 @@ TRIGGER = 0
 PARAMS = (
     Param("seq_len", "int", 64, "sequence length", min=8, max=65536),
     Param("vocab_size", "int", 32, "tokens: the trigger plus vocab_size - 1 ordinary tokens", min=4, max=65536),
+    TRAIN_EXAMPLES,
 )
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 
 from blocks.registry import Param
-from workers.tasks import IGNORE_INDEX, TaskType, distinct_tokens, power_law_weights, register, split_filtered
+from workers.tasks import (
+    IGNORE_INDEX, TRAIN_EXAMPLES, TaskType, distinct_tokens, power_law_weights, register, split_filtered,
+)
 
 NAME = "mqar"
 
@@ -21,6 +23,7 @@ PARAMS = (
     Param("num_kv_pairs", "int", 4, "key-value pairs to memorise and recall", min=1, max=4096),
     Param("power_a", "float", 0.01, "power-law exponent of the gap before each query (Zoology's default)",
           min=0.001, max=1.0),
+    TRAIN_EXAMPLES,
 )
 
 

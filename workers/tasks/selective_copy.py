@@ -7,6 +7,16 @@ copying the spacing varies, so a time-invariant (LTI) model cannot solve it: the
 model has to select what to remember by content.
 
 Tokens: 0 is noise, 1 is the marker, data tokens are 2..vocab_size-1.
+
+MAD's selective copying (Poli et al. 2024, "Mechanistic Design and Scaling of Hybrid
+Architectures"; repository athms/mad-lab, ``generate_selective_copying_instance``) maps onto these
+params one for one: ``vocab_size`` (16; harder 32, 64, 128: likewise two special tokens and
+vocab_size - 2 data tokens), ``seq_len`` (256; 512, 1024), ``num_tokens`` = MAD's
+``num_tokens_to_copy`` (16; 32, 64, 96) and ``train_examples`` = ``num_train_examples`` (12,800;
+6,400 to 800), the one setting this task could not express before. The layout differs in detail:
+MAD marks the answer with one copy token followed by blank tokens (the blank doubling as noise),
+and its scattering never leaves noise after the last data token; here each answer position is a
+marker, and data tokens land anywhere in the scattered region.
 """
 from __future__ import annotations
 
@@ -16,7 +26,7 @@ import torch
 
 from blocks.registry import Param
 from workers.tasks import (
-    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
+    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
 )
 
 NAME = "selective_copy"
@@ -26,6 +36,7 @@ PARAMS = (
     Param("seq_len", "int", 64, "total length: the scattered region plus num_tokens markers", min=8, max=65536),
     Param("num_tokens", "int", 8, "data tokens to remember and reproduce in order", min=1, max=4096),
     Param("vocab_size", "int", 16, "tokens: noise, marker and vocab_size - 2 data tokens", min=4, max=65536),
+    TRAIN_EXAMPLES,
 )
 
 
