@@ -229,6 +229,7 @@ def _seeds(seeds: Any) -> list[int]:
 
 def _scaled(spec: dict, suite: Suite, budget: dict) -> tuple[dict, list[str]]:
     from blocks.scaling import ScaleError, scale_to
+    from blocks.spec import SpecInvalid
 
     notes = []
     spec = copy.deepcopy(spec)
@@ -241,6 +242,9 @@ def _scaled(spec: dict, suite: Suite, budget: dict) -> tuple[dict, list[str]]:
         scaled = scale_to(spec, vocab_size=BUDGET_VOCAB, **{budget["kind"]: budget["value"]})
     except ScaleError as exc:
         raise CardInvalid([{"field": exc.field, "message": str(exc.message)}]) from None
+    except SpecInvalid as exc:  # the spec itself is broken, whatever the budget
+        raise CardInvalid([{"field": f"spec.{e.field}", "message": (f"node {e.node_id!r}: " if e.node_id else "")
+                            + e.message} for e in exc.errors]) from None
     if scaled["model"]["d_model"] != model.get("d_model"):
         notes.append(f"d_model {model.get('d_model')} -> {scaled['model']['d_model']} to meet the "
                      f"{budget['kind']} budget of {budget['value']:,}")

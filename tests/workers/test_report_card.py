@@ -62,6 +62,15 @@ def test_bad_cards_are_refused_naming_the_field(given, field):
     assert field in errors_of(excinfo), excinfo.value.errors
 
 
+def test_a_broken_spec_is_refused_as_a_card_error():
+    spec = example("transformer")
+    spec["nodes"][2]["params"]["heads"] = 0
+    with pytest.raises(rc.CardInvalid) as excinfo:
+        rc.plan_card(spec, suite="quick", params=100_000)
+    assert any(e["field"].startswith("spec.") and "layers.attn" in e["message"] for e in excinfo.value.errors), \
+        excinfo.value.errors
+
+
 def test_a_task_refusing_a_block_names_the_node():
     spec = example("transformer")
     spec["nodes"].insert(2, {"id": "layers.fnet", "type": "fnet", "parent": "layers"})
