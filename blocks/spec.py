@@ -89,7 +89,8 @@ MODEL_FIELDS = (
     Param("max_seq_len", "int", 512, "Longest sequence the model accepts.", min=8, max=65536),
     Param("norm", "choice", "rmsnorm", "Normalisation used for pre-norms and the final norm.", choices=NORM_KINDS),
     Param("tie_embeddings", "bool", True, "Share the token embedding with the LM head."),
-    Param("allow_noncausal", "bool", False, "Accept blocks that see the future (not a valid causal LM)."),
+    Param("allow_noncausal", "bool", False, "Keep blocks that see the future in a draft; they train only on tasks "
+          "that read whole sequences (compression), never on next-token tasks."),
 )
 REQUIRED_MODEL_FIELDS = ("d_model", "max_seq_len")
 

@@ -8,7 +8,8 @@ import torch
 from blocks.spec import NONCAUSAL, SpecInvalid, validate_spec
 from tests.workers.conftest import TINY_SPEC, build_tiny
 from workers.tasks import (
-    IGNORE_INDEX, MAX_POOL_TOKENS, example_split, get_task, pool_position, resolve_task_params, train_pool,
+    IGNORE_INDEX, MAX_POOL_TOKENS, example_split, finite_train_set, get_task, pool_position, resolve_task_params,
+    train_pool,
 )
 from workers.tasks import fuzzy_recall, memorization
 from workers.trainer import train
@@ -284,6 +285,23 @@ def test_training_pools_are_generated_once_and_cached():
                                                  for x, y in zip(first[0][:50], first[1][:50]))
 
 
+def test_eval_batches_are_made_once_per_run():
+    calls = []
+
+    def counting(params, *, split, index, batch_size, seed):
+        calls.append((split, index))
+        return get_task("compression").make_batch(params, split=split, index=index, batch_size=batch_size, seed=seed)
+
+    make_batch = finite_train_set("counting-eval-task", counting)
+    params = params_of("compression")
+    first = make_batch(params, split="eval", index=0, batch_size=4, seed=0)
+    second = make_batch(params, split="eval", index=0, batch_size=4, seed=0)
+    assert calls == [("eval", 0)] and torch.equal(first[0], second[0]) and second[0].dtype == torch.int64
+    make_batch(params, split="train", index=0, batch_size=4, seed=0)
+    make_batch(params, split="train", index=0, batch_size=4, seed=0)
+    assert calls == [("eval", 0), ("train", 0), ("train", 0)]  # fresh train examples are not kept
+
+
 @pytest.mark.parametrize("name,given,field", [
     ("in_context_recall", {"seq_len": 33}, "seq_len"),
     ("in_context_recall", {"vocab_size": 4, "seq_len": 8}, "seq_len"),  # 2 keys, 3 pairs: 8 sequences
@@ -330,7 +348,6 @@ def test_compression_trains_an_encoder_and_decoder_above_chance():
     assert summary["eval_accuracy"] > 0.25  # chance is 1/7
 
 
-@pytest.mark.slow
 def test_tiny_attention_learns_in_context_recall_above_chance():
     torch.set_num_threads(1)
     summary = train(TINY_SPEC, "in_context_recall", {"vocab_size": 16, "seq_len": 32},

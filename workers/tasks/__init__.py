@@ -50,7 +50,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -70,6 +70,8 @@ OBJECTIVES = ("next_token", "reconstruct")
 # kept for a few (task, params, seed) at a time; its size is capped in tokens.
 POOL_CHUNK = 1024
 POOL_CACHE_SIZE = 4
+# Eval batches are the same at every evaluation of a run: the last few are kept.
+EVAL_CACHE_SIZE = 64
 MAX_POOL_TOKENS = 64 * 2**20
 
 TRAIN_EXAMPLES = Param(
@@ -329,8 +331,37 @@ def split_filtered(task_name: str, generate: Generate):
 # --- finite training sets ---------------------------------------------------------------------
 
 MakeBatch = Callable[..., tuple[torch.Tensor, torch.Tensor]]
-_pools: OrderedDict = OrderedDict()
-_pools_lock = threading.Lock()
+
+
+class _Lru:
+    """A small thread-safe least-recently-used cache of values built on a miss."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, build: Callable[[], Any]):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = build()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_pools = _Lru(POOL_CACHE_SIZE)
+_eval_batches = _Lru(EVAL_CACHE_SIZE)
+
+
+def _compact(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) in the narrowest integer type that holds both (tokens and the -100 of labels)."""
+    dtype = torch.int16 if max(int(x.max()), int(y.max())) < 2**15 else torch.int32
+    return x.to(dtype), y.to(dtype)
 
 
 def finite_train_set(task_name: str, make_batch: MakeBatch) -> MakeBatch:
@@ -338,9 +369,15 @@ def finite_train_set(task_name: str, make_batch: MakeBatch) -> MakeBatch:
     from a fixed pool of N train examples (``train_pool``) in epochs: example number
     ``s = index * batch_size + b`` of the stream is ``pool[order(epoch)[offset]]`` with
     ``(epoch, offset) = divmod(s, N)``, so each epoch shows every example once, in an order
-    reshuffled per epoch. Eval batches, and train batches when N is 0, are ``make_batch``'s own."""
+    reshuffled per epoch. Train batches when N is 0 are ``make_batch``'s own; eval batches are too,
+    kept in a small cache since every evaluation asks for the same ones again."""
     def pooled(params: dict, *, split: str, index: int, batch_size: int, seed: int):
         count = params.get("train_examples") or 0
+        if split == "eval":
+            x, y = _eval_batches.get(
+                (task_name, int(seed), json.dumps(params, sort_keys=True), int(index), int(batch_size)),
+                lambda: _compact(*make_batch(params, split=split, index=index, batch_size=batch_size, seed=seed)))
+            return x.long(), y.long()
         if split != "train" or count <= 0:
             return make_batch(params, split=split, index=index, batch_size=batch_size, seed=seed)
         if batch_size < 1:
@@ -356,25 +393,15 @@ def train_pool(task_name: str, make_batch: MakeBatch, params: dict, seed: int) -
     """The N = ``params["train_examples"]`` training examples of (task, params, seed), drawn once from
     the train split in chunks at negative batch indices (which the trainer never asks for), then
     cached (the last ``POOL_CACHE_SIZE``) in the narrowest integer type that holds them."""
-    key = (task_name, int(seed), json.dumps(params, sort_keys=True))
-    with _pools_lock:
-        if key in _pools:
-            _pools.move_to_end(key)
-            return _pools[key]
-    count = params["train_examples"]
-    xs, ys = [], []
-    for chunk, start in enumerate(range(0, count, POOL_CHUNK)):
-        x, y = make_batch(params, split="train", index=-1 - chunk, batch_size=min(POOL_CHUNK, count - start), seed=seed)
-        small = torch.int16 if max(int(x.max()), int(y.max())) < 2**15 else torch.int32
-        xs.append(x.to(small))
-        ys.append(y.to(small))
-    dtype = torch.int32 if torch.int32 in {t.dtype for t in xs} else torch.int16
-    pool = (torch.cat([t.to(dtype) for t in xs]), torch.cat([t.to(dtype) for t in ys]))
-    with _pools_lock:
-        _pools[key] = pool
-        while len(_pools) > POOL_CACHE_SIZE:
-            _pools.popitem(last=False)
-    return pool
+    def draw() -> tuple[torch.Tensor, torch.Tensor]:
+        count = params["train_examples"]
+        chunks = [_compact(*make_batch(params, split="train", index=-1 - chunk,
+                                       batch_size=min(POOL_CHUNK, count - start), seed=seed))
+                  for chunk, start in enumerate(range(0, count, POOL_CHUNK))]
+        dtype = torch.int32 if any(x.dtype == torch.int32 for x, _ in chunks) else torch.int16
+        return torch.cat([x.to(dtype) for x, _ in chunks]), torch.cat([y.to(dtype) for _, y in chunks])
+
+    return _pools.get((task_name, int(seed), json.dumps(params, sort_keys=True)), draw)
 
 
 def pool_position(index: int, batch_size: int, count: int) -> tuple[int, int]:
