@@ -10,12 +10,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from composer.runs.routing import websocket_urlpatterns  # noqa: E402
+from composer.cards.routing import websocket_urlpatterns as card_websockets  # noqa: E402
+from composer.runs.routing import websocket_urlpatterns as run_websockets  # noqa: E402
 from composer.runs.ws_auth import TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(run_websockets + card_websockets)))),
     }
 )

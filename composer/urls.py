@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/", include("composer.accounts.urls")),
     path("api/", include("composer.graphs.urls")),
     path("api/", include("composer.runs.urls")),
+    path("api/", include("composer.cards.urls")),
     path("", include("composer.web.urls")),  # last: serves the editor for every other path
 ]

@@ -42,9 +42,15 @@ app.conf.update(
     accept_content=["json"],
     result_backend=None,
     task_ignore_result=True,
+    # One task per worker at a time: with concurrency 1, prefetch 1 and late acks, the task being
+    # trained is the worker's only unacknowledged message, so an idle worker never waits behind a
+    # busy one that reserved the next run (a report card's runs spread over every worker).
     worker_prefetch_multiplier=1,
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    # Priorities on the Redis broker: one list per step, and workers pop the lists in this order
+    # (0 first). Single runs go at 0, report-card runs at 9 (composer.runs.services.CARD_RUN_PRIORITY).
+    broker_transport_options={"priority_steps": [0, 3, 6, 9]},
     broker_connection_retry_on_startup=True,
     # Keep retrying a lost broker forever: a Redis restart must not end the worker.
     broker_connection_max_retries=None,

@@ -14,6 +14,7 @@ change goes through the runs services. Guarantees:
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
@@ -36,9 +37,13 @@ MSG_TIME_LIMIT = "time limit exceeded: the run went over its budget's max_second
 MSG_DIVERGED = "training diverged: the loss became NaN or infinite at step {step}; try a lower lr or more warmup"
 
 
-def enqueue_train_run(*, run_id: int, attempt: int, soft_time_limit: int, time_limit: int) -> str:
+def enqueue_train_run(*, run_id: int, attempt: int, soft_time_limit: int, time_limit: int,
+                      priority: int | None = None) -> str:
+    """Send one run to queue ``gpu``. ``priority`` (Redis broker: 0 is served first, 9 last; unset
+    is 0) lets report-card runs queue behind single runs; see ``CARD_RUN_PRIORITY``."""
+    options = {"priority": priority} if priority is not None else {}
     result = train_run.apply_async(args=[run_id, attempt], queue=QUEUE,
-                                   soft_time_limit=soft_time_limit, time_limit=time_limit)
+                                   soft_time_limit=soft_time_limit, time_limit=time_limit, **options)
     return result.id
 
 
@@ -160,9 +165,14 @@ def execute_run(run) -> str:
         from workers.trainer import TrainConfig, train
 
         hyper, budget = run.hyper, run.budget
+        # A report card's run also fixes its recipe (weight decay, warmup, evaluation, ...): any
+        # further TrainConfig field in ``hyper`` is passed on.
+        recipe = {f.name: hyper[f.name] for f in dataclasses.fields(TrainConfig)
+                  if f.name not in ("steps", "batch_size", "lr", "seed", "max_seconds", "max_tokens", "device")
+                  and hyper.get(f.name) is not None}
         config = TrainConfig(steps=int(hyper["steps"]), batch_size=int(hyper["batch_size"]), lr=float(hyper["lr"]),
                              seed=int(run.seed), max_seconds=budget.get("max_seconds"), max_tokens=budget.get("max_tokens"),
-                             device=device)
+                             device=device, **recipe)
         out_dir = os.path.join(str(settings.COMPOSER_RUNS_DIR), str(run.pk))
         result = train(run.spec, run.task, run.task_params, config, on_event=on_event, should_stop=should_stop, out_dir=out_dir)
         result = json_safe({"device": device, "device_name": device_name, "versions": versions, **(result or {})})

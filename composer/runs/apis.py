@@ -41,12 +41,19 @@ class RunApiBase(APIView):
         return super().handle_exception(exc)
 
 
-class RunOutputSerializer(serializers.Serializer):
+class GraphVersionJobSerializer(serializers.Serializer):
+    """What a run and a report card share: the graph version it trains and who launched it."""
+
     id = serializers.IntegerField()
     graph = serializers.IntegerField(source="graph_id")
     graph_title = serializers.CharField(source="graph.title")
     version = serializers.IntegerField(source="graph_version.number")
     user = serializers.CharField(source="user.username")
+
+
+class RunOutputSerializer(GraphVersionJobSerializer):
+    card = serializers.IntegerField(source="card_id", allow_null=True, help_text="The report card this run belongs to.")
+    card_key = serializers.CharField(help_text="Its entry in the card's plan.")
     task = serializers.CharField()
     task_params = serializers.JSONField()
     hyper = serializers.JSONField()

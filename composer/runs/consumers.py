@@ -46,6 +46,19 @@ def _events_after(run_id: int, since: int, limit: int) -> list[dict]:
     return run_events_since(run_id=run_id, since=since, limit=limit)
 
 
+async def join_group(layer, group_name: str, channel_name: str) -> None:
+    """group_add, retried briefly: right after a Redis restart the layer's first command on a dead
+    connection fails, the next one reconnects."""
+    for attempt in range(GROUP_ADD_ATTEMPTS):
+        try:
+            await layer.group_add(group_name, channel_name)
+            return
+        except (ConnectionError, OSError, RedisError):
+            if attempt == GROUP_ADD_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+
+
 class RunConsumer(AsyncJsonWebsocketConsumer):
     run_id: int
     group_name: str | None = None
@@ -63,21 +76,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.group_name = run_group_name(self.run_id)
-        await self._join_group()
+        await join_group(self.channel_layer, self.group_name, self.channel_name)
         await self.accept()
         await self._send_recorded(until=None)
-
-    async def _join_group(self) -> None:
-        """group_add, retried briefly: right after a Redis restart the layer's first command on
-        a dead connection fails, the next one reconnects."""
-        for attempt in range(GROUP_ADD_ATTEMPTS):
-            try:
-                await self.channel_layer.group_add(self.group_name, self.channel_name)
-                return
-            except (ConnectionError, OSError, RedisError):
-                if attempt == GROUP_ADD_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.2 * (attempt + 1))
 
     async def disconnect(self, code):
         if self.group_name:

@@ -44,6 +44,9 @@ class Run(models.Model):
     budget = models.JSONField(default=dict, help_text="max_seconds, max_tokens.")
     seed = models.BigIntegerField(default=0)
     cost = models.JSONField(default=dict, blank=True, help_text="Cost summary from validation at launch.")
+    # A report card's child run (``composer.cards``): its card and its entry key in the card's plan.
+    card = models.ForeignKey("cards.ReportCard", null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    card_key = models.CharField(max_length=128, blank=True, default="")
 
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     cancel_requested = models.BooleanField(default=False)
@@ -78,6 +81,8 @@ class Run(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status__in=[s.value for s in RunStatus]), name="run_status_valid"
             ),
+            models.UniqueConstraint(fields=["card", "card_key"], condition=models.Q(card__isnull=False),
+                                    name="run_card_key_unique"),
         ]
 
     def __str__(self) -> str:

@@ -15,25 +15,36 @@ def run_can_read(*, user, run: Run) -> bool:
     return graph_can_read(user=user, graph=run.graph)
 
 
-def run_get_readable(*, user, run_id) -> Run:
-    """The run if the user may read its graph; Http404 otherwise (existence is not revealed)."""
+def get_readable_by_graph(model, *, user, pk, not_found: str):
+    """The ``model`` row (a run, a report card: anything with graph, graph_version and user) if the
+    user may read its graph; Http404 otherwise (existence is not revealed)."""
     try:
-        run_id = int(run_id)
+        pk = int(pk)
     except (TypeError, ValueError):
-        raise Http404("No such run.")
-    run = Run.objects.select_related("graph", "graph_version", "user").filter(pk=run_id).first()
-    if run is None or not run_can_read(user=user, run=run):
-        raise Http404("No such run.")
-    return run
+        raise Http404(not_found)
+    row = model.objects.select_related("graph", "graph_version", "user").filter(pk=pk).first()
+    if row is None or not graph_can_read(user=user, graph=row.graph):
+        raise Http404(not_found)
+    return row
+
+
+def run_get_readable(*, user, run_id) -> Run:
+    return get_readable_by_graph(Run, user=user, pk=run_id, not_found="No such run.")
+
+
+def listed_by_graph(*, user) -> Q:
+    """Rows (runs, report cards) a user sees in lists: on graphs listed for them (their own and
+    public ones), plus their own."""
+    visible = Q(graph__in=graph_list_readable(user=user).values("pk"))
+    if user is not None and user.is_authenticated:
+        visible |= Q(user=user)
+    return visible
 
 
 def run_list(*, user, graph_id=None, user_id=None, task=None, status=None) -> QuerySet[Run]:
     """Runs the user may see in a list: on graphs listed for them (their own and public ones),
     plus their own runs; filtered by graph, launching user, task and status."""
-    visible = Q(graph__in=graph_list_readable(user=user).values("pk"))
-    if user is not None and user.is_authenticated:
-        visible |= Q(user=user)
-    runs = Run.objects.filter(visible).select_related("graph", "graph_version", "user")
+    runs = Run.objects.filter(listed_by_graph(user=user)).select_related("graph", "graph_version", "user")
     if graph_id is not None:
         runs = runs.filter(graph_id=graph_id)
     if user_id is not None:
@@ -46,10 +57,14 @@ def run_list(*, user, graph_id=None, user_id=None, task=None, status=None) -> Qu
 
 
 def run_queue_position(*, run: Run) -> int | None:
-    """1 for the next run a worker will take; None once the run has left the queue."""
+    """1 for the next run a worker will take; None once the run has left the queue. Report-card
+    runs wait behind every queued single run (they are sent at a lower broker priority)."""
     if run.status != RunStatus.QUEUED:
         return None
-    return Run.objects.filter(status=RunStatus.QUEUED, pk__lte=run.pk).count()
+    queued = Run.objects.filter(status=RunStatus.QUEUED)
+    if run.card_id is None:
+        return queued.filter(card__isnull=True, pk__lte=run.pk).count()
+    return queued.filter(Q(card__isnull=True) | Q(pk__lte=run.pk)).count()
 
 
 def run_events_since(*, run_id: int, since: int = 0, limit: int = MAX_EVENTS_PER_PAGE) -> list[dict]:
@@ -94,6 +109,11 @@ def run_compare(*, user, run_ids: list[int]) -> dict:
             {
                 "id": run.pk, "graph": run.graph_id, "graph_title": run.graph.title, "version": run.graph_version.number,
                 "task": run.task, "status": run.status, "hyper": run.hyper, "final_metrics": run.final_metrics,
+                # What the compare page tabulates and diffs, and the x axes it offers (training FLOPs
+                # from the cost model's forward flops_per_token).
+                "task_params": run.task_params, "budget": run.budget, "seed": run.seed,
+                "cost": {k: run.cost.get(k) for k in ("params", "flops_per_token") if k in (run.cost or {})},
+                "wall_seconds": run.wall_seconds,
                 "series": {name: [curve.get(step) for step in steps] for name, curve in sorted(curves[run.pk].items())},
             }
             for run in runs

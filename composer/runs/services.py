@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 MSG_DRAFT_INVALID = "The graph's spec does not validate; fix the errors before training it."
 MSG_NO_VERSION = "The graph has no saved version to train."
 MSG_TASK_INVALID = "The task or its parameters are invalid."
-MSG_TOO_MANY_RUNNING = "You already have {count} runs running (limit {limit}); wait for one to finish."
-MSG_TOO_MANY_QUEUED = "You already have {count} runs queued (limit {limit}); wait or cancel one."
+MSG_TOO_MANY_RUNNING = ("You already have {count} jobs running (limit {limit}; a report card counts as one); "
+                        "wait for one to finish.")
+MSG_TOO_MANY_QUEUED = "You already have {count} jobs queued (limit {limit}; a report card counts as one); wait or cancel one."
 MSG_OVER_LIMIT = "{field} is {value}, over the per-run limit of {limit}."
 MSG_SEQ_TOO_LONG = "The task's sequence length {seq_len} exceeds the model's max_seq_len {max_seq_len}."
 MSG_ALREADY_FINISHED = "The run has already finished ({status}); there is nothing to cancel."
@@ -119,16 +120,26 @@ def _check_per_run_limits(request: LaunchRequest, cost: dict) -> None:
             raise _field_error(field, MSG_OVER_LIMIT.format(field=field, value=value, limit=limit), limit=limit, value=value)
 
 
-def _check_user_limits(user) -> None:
+def _user_jobs(user, status: str) -> int:
+    """The user's jobs in ``status``: single runs plus report cards, a card counting as ONE job
+    however many child runs it has (its runs never count on their own)."""
+    from composer.cards.models import ReportCard
+
+    return (Run.objects.filter(user=user, status=status, card__isnull=True).count()
+            + ReportCard.objects.filter(user=user, status=status).count())
+
+
+def check_user_limits(user) -> None:
+    """Refuse (429) a new job (a run or a report card) over the user's running/queued limits."""
     limits = run_limits()
     # Lock the user's row so two launches at once cannot both pass the count (PostgreSQL);
     # SQLite serialises writers anyway.
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-    running = Run.objects.filter(user=user, status=RunStatus.RUNNING).count()
+    running = _user_jobs(user, RunStatus.RUNNING)
     if running >= limits.max_running_per_user:
         raise RunError(MSG_TOO_MANY_RUNNING.format(count=running, limit=limits.max_running_per_user),
                        {"limit": "max_running_per_user"}, status_code=429)
-    queued = Run.objects.filter(user=user, status=RunStatus.QUEUED).count()
+    queued = _user_jobs(user, RunStatus.QUEUED)
     if queued >= limits.max_queued_per_user:
         raise RunError(MSG_TOO_MANY_QUEUED.format(count=queued, limit=limits.max_queued_per_user),
                        {"limit": "max_queued_per_user"}, status_code=429)
@@ -142,32 +153,65 @@ def run_time_limits(run: Run) -> tuple[int, int]:
     return soft, soft + 30
 
 
-@transaction.atomic
-def run_launch(*, user, graph, request: LaunchRequest) -> Run:
-    """Create a queued run of the graph's latest (or the given) version and enqueue it on commit."""
+def graph_version_to_train(graph, number: int | None):
+    """The graph's latest version, or version ``number``; a 400 when there is none."""
     versions = graph.versions.order_by("-number")
-    version = versions.filter(number=request.version).first() if request.version else versions.first()
+    version = versions.filter(number=number).first() if number else versions.first()
     if version is None:
-        raise _field_error("version", MSG_NO_VERSION) if request.version else RunError(MSG_NO_VERSION)
+        raise _field_error("version", MSG_NO_VERSION) if number else RunError(MSG_NO_VERSION)
+    return version
+
+
+def check_run_request(spec: dict, request: LaunchRequest, *, costs: dict | None = None) -> tuple[object, dict, dict]:
+    """Every per-run check of training ``spec`` as ``request`` says: the task and its parameters,
+    the spec at the task's vocabulary, the sequence length, the per-run size and time limits.
+    Returns (task, resolved task params, cost). ``costs`` ((vocab size, next-token task) -> cost)
+    saves validating the same spec again for many runs of it."""
     task, task_params = _check_task(request.task, request.task_params)
-    cost = _check_spec(version.spec, vocab_size=task.vocab_size(task_params), causal=task.next_token)
-    seq_len, max_seq_len = task.seq_len(task_params), int(version.spec.get("model", {}).get("max_seq_len", 0))
+    vocab_size = task.vocab_size(task_params)
+    # Keyed by the objective too: a non-causal spec valid for compression is not for a next-token task.
+    key = (vocab_size, task.next_token)
+    cost = costs.get(key) if costs is not None else None
+    if cost is None:
+        cost = _check_spec(spec, vocab_size=vocab_size, causal=task.next_token)
+        if costs is not None:
+            costs[key] = cost
+    seq_len, max_seq_len = task.seq_len(task_params), int(spec.get("model", {}).get("max_seq_len", 0))
     if max_seq_len and seq_len > max_seq_len:
         raise _field_error("task_params", MSG_SEQ_TOO_LONG.format(seq_len=seq_len, max_seq_len=max_seq_len))
     _check_per_run_limits(request, cost)
-    _check_user_limits(user)
+    return task, task_params, cost
+
+
+@transaction.atomic
+def run_launch(*, user, graph, request: LaunchRequest) -> Run:
+    """Create a queued run of the graph's latest (or the given) version and enqueue it on commit."""
+    version = graph_version_to_train(graph, request.version)
+    task, task_params, cost = check_run_request(version.spec, request)
+    check_user_limits(user)
 
     seed = request.seed if request.seed is not None else random.randrange(2**31)
-    run = Run.objects.create(
+    return run_create_queued(
         graph=graph, graph_version=version, user=user, spec=version.spec, task=task.name,
         task_params=task_params, seed=seed, cost=cost,
         hyper={"lr": request.lr, "batch_size": request.batch_size, "steps": request.steps, "seed": seed},
         budget={"max_seconds": request.max_seconds, "max_tokens": request.max_tokens},
     )
+
+
+def run_create_queued(**fields) -> Run:
+    """Create a queued run (``fields`` are Run's), record its first status and enqueue it on commit.
+    Call inside the launch's transaction, after every check: a refusal leaves nothing behind."""
+    run = Run.objects.create(**fields)
     run_events_append(run_id=run.pk, events=[{"type": EventType.STATUS, "status": RunStatus.QUEUED}])
     run_id, attempt = run.pk, run.attempt
     transaction.on_commit(lambda: run_enqueue(run_id=run_id, attempt=attempt))
     return run
+
+
+# Report-card runs go to the broker with a lower priority than single runs, so a run launched
+# after a card is taken before the card's remaining runs (see composer.cards.services).
+CARD_RUN_PRIORITY = 9
 
 
 def run_enqueue(*, run_id: int, attempt: int) -> None:
@@ -176,8 +220,9 @@ def run_enqueue(*, run_id: int, attempt: int) -> None:
 
     run = Run.objects.get(pk=run_id)
     soft, hard = run_time_limits(run)
+    priority = {"priority": CARD_RUN_PRIORITY} if run.card_id is not None else {}
     try:
-        task_id = enqueue_train_run(run_id=run_id, attempt=attempt, soft_time_limit=soft, time_limit=hard)
+        task_id = enqueue_train_run(run_id=run_id, attempt=attempt, soft_time_limit=soft, time_limit=hard, **priority)
     except Exception as error:  # broker down: the run must not sit in "queued" forever
         logger.exception("enqueue of run %s failed", run_id)
         run_fail(run_id=run_id, message=MSG_ENQUEUE_FAILED.format(error=error), only_if=(RunStatus.QUEUED,))
@@ -255,6 +300,7 @@ def run_start(*, run_id: int, attempt: int, hostname: str = "", task_id: str = "
         run.status, run.started_at, run.heartbeat_at = RunStatus.RUNNING, now, now
         run.worker_hostname, run.celery_task_id = hostname[:255], task_id or run.celery_task_id
         run.save(update_fields=["status", "started_at", "heartbeat_at", "worker_hostname", "celery_task_id"])
+        _card_run_changed(run.pk, run.card_id)
         return run
 
 
@@ -290,7 +336,19 @@ def run_finish(*, run_id: int, attempt: int, status: str, result: dict | None = 
             checkpoint_path=str(result.get("checkpoint") or "")[:1024],
             final_metrics={k: result.get(k) for k in FINAL_METRIC_KEYS if k in result},
         )
-    return bool(Run.objects.filter(pk=run_id, attempt=attempt, status=RunStatus.RUNNING).update(**fields))
+    finished = bool(Run.objects.filter(pk=run_id, attempt=attempt, status=RunStatus.RUNNING).update(**fields))
+    if finished:
+        _card_run_changed(run_id, Run.objects.filter(pk=run_id).values_list("card_id", flat=True).first())
+    return finished
+
+
+def _card_run_changed(run_id: int, card_id: int | None) -> None:
+    """A report card's child run changed status (inside that change's transaction): the card's
+    status, summary and live view follow. Lock order is always run, then card."""
+    if card_id is not None:
+        from composer.cards.services import card_run_changed
+
+        card_run_changed(card_id=card_id, run_id=run_id)
 
 
 FINAL_METRIC_KEYS = ("final_train_loss", "final_eval_loss", "eval_accuracy", "params", "tokens_per_s",
@@ -312,6 +370,7 @@ def _fail_locked(run: Run, message: str, now: datetime, traceback_text: str = ""
         {"type": EventType.STATUS, "status": RunStatus.FAILED},
         {"type": EventType.ERROR, "message": message, "traceback": run.error_traceback},
     ])
+    _card_run_changed(run.pk, run.card_id)
 
 
 def run_fail(*, run_id: int, message: str, traceback_text: str = "", only_if=(RunStatus.QUEUED, RunStatus.RUNNING)) -> bool:
@@ -338,6 +397,7 @@ def run_cancel(*, user, run: Run) -> Run:
                 {"type": EventType.STATUS, "status": RunStatus.CANCELLED},
                 {"type": EventType.DONE, "status": RunStatus.CANCELLED, "result": {}},
             ])
+            _card_run_changed(run.pk, run.card_id)
         elif run.status == RunStatus.RUNNING:
             if not run.cancel_requested:
                 run.cancel_requested = True

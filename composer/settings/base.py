@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "composer.accounts",
     "composer.graphs",
     "composer.runs",
+    "composer.cards",
     "composer.web",
 ]
 
