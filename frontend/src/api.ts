@@ -203,14 +203,18 @@ export const cancelRun = async (id: string | number) => normRun(await post(`/api
 export const getRunEvents = (id: string | number, since = 0) =>
   get<{ run: number; status: string; events: RunMessage[]; last_seq: number }>(`/api/runs/${id}/metrics/${qs({ since })}`)
 
+export interface CompareRun {
+  id: number; graph: number; graph_title: string; version: number; task: string; status: string
+  hyper: Params; final_metrics: Record<string, unknown>
+  task_params: Params; budget: Params; seed?: number
+  /** The cost model's numbers at launch (forward FLOPs per token). */
+  cost?: { params?: number; flops_per_token?: number }
+  /** "<split>.<metric>" -> one value (or null) per step. */
+  series: Record<string, (number | null)[]>
+}
 export interface CompareResult {
   steps: number[]
-  runs: {
-    id: number; graph: number; graph_title: string; version: number; task: string; status: string
-    hyper: Params; final_metrics: Record<string, unknown>
-    /** "<split>.<metric>" -> one value (or null) per step. */
-    series: Record<string, (number | null)[]>
-  }[]
+  runs: CompareRun[]
 }
 export const compareRuns = (ids: (string | number)[]) =>
   get<CompareResult>(`/api/runs/compare/${qs({ ids: ids.join(',') })}`)

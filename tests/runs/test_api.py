@@ -250,6 +250,10 @@ def test_compare_aligns_curves_by_step(alice, make_graph, client_for, enqueued):
     body = client.get(f"/api/runs/compare/?ids={run_a.pk},{run_b.pk}").json()
     assert body["steps"] == [1, 2, 3]
     assert [run["series"]["train.loss"] for run in body["runs"]] == [[3.0, 2.0, None], [None, 2.5, 1.5]]
+    # What the compare page tabulates: task parameters, budget, seed and the cost model's numbers.
+    first = body["runs"][0]
+    assert first["task_params"] == run_a.task_params and first["budget"] == run_a.budget
+    assert first["seed"] == run_a.seed and set(first["cost"]) == {"params", "flops_per_token"}
     assert client.get("/api/runs/compare/?ids=1,x").status_code == 400
     assert client.get("/api/runs/compare/").status_code == 400
     assert client_for(None).get(f"/api/runs/compare/?ids={run_a.pk}").status_code == 404

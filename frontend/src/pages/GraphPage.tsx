@@ -6,6 +6,7 @@ import {
 import { Modal } from '../components/Modal'
 import { formatDate, formatNumber } from '../lib/format'
 import { Link, navigate } from '../router'
+import { RunStatusBadge } from '../runs/StatusBadge'
 import { useSession } from '../store/session'
 import type { Graph, GraphVersion, Run } from '../types'
 
@@ -204,7 +205,7 @@ export function RunTable({ runs, picked, onToggle }: { runs: Run[]; picked: Set<
             <td><Link to={`/runs/${r.id}`}>#{String(r.id)}</Link></td>
             <td>{r.task}</td>
             <td>{r.version ? `v${r.version}` : '—'}</td>
-            <td><span className={`badge status-${r.status}`}>{r.status}</span></td>
+            <td><RunStatusBadge status={r.status} result={r.result} hparams={r.hparams} /></td>
             <td>{formatNumber(r.result?.final_eval_loss)}</td>
             <td>{formatNumber(r.result?.eval_accuracy)}</td>
           </tr>

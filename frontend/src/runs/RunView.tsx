@@ -15,6 +15,8 @@ const RESULT_FORMATS: [string, string, (v: unknown) => string][] = [
 ]
 import type { Run } from '../types'
 import { LineChart } from './LineChart'
+import { estimateEta } from './status'
+import { RunStatusBadge } from './StatusBadge'
 import { isTerminal, useRunStream } from './useRunStream'
 
 const LOSS_SERIES = [
@@ -35,9 +37,13 @@ export function RunView({ run, compact = false }: { run: Run; compact?: boolean 
   const totalSteps = Number(run.hparams?.steps ?? run.steps ?? 0) || null
   const step = last?.step ?? 0
   const elapsed = typeof last?.elapsed_s === 'number' ? last.elapsed_s : null
-  const eta = elapsed != null && totalSteps && step > 0 && !isTerminal(live.status)
-    ? (elapsed / step) * Math.max(0, totalSteps - step) : null
   const status = live.status === 'unknown' ? run.status : live.status
+  const budgetNum = (k: string) => (typeof run.hparams?.[k] === 'number' ? (run.hparams[k] as number) : null)
+  const eta = isTerminal(status) ? null : estimateEta({
+    step, totalSteps, elapsed, maxSeconds: budgetNum('max_seconds'), maxTokens: budgetNum('max_tokens'),
+    tokens: typeof last?.tokens === 'number' ? last.tokens : null,
+    tokensPerS: typeof last?.tokens_per_s === 'number' ? last.tokens_per_s : null,
+  })
 
   const cancel = async () => {
     setCancelling(true)
@@ -47,12 +53,16 @@ export function RunView({ run, compact = false }: { run: Run; compact?: boolean 
   return (
     <section className="run-view" data-testid="run-view" data-run-id={String(run.id)} data-status={status}>
       <div className="run-stats" role="status" aria-live="polite">
-        <span className={`badge status-${status}`} data-testid="run-status">{status}</span>
+        <RunStatusBadge status={status} result={live.result ?? run.result} hparams={run.hparams} testid="run-status" detail />
         {status === 'queued' && live.queuePosition != null && <span data-testid="queue-position">#{live.queuePosition} in queue</span>}
         <span title="step">step <b data-testid="run-step">{step}</b>{totalSteps ? ` / ${totalSteps}` : ''}</span>
         <span>tokens/s <b data-testid="run-tokens">{formatCount(last?.tokens_per_s as number | undefined)}</b></span>
         <span>elapsed <b>{formatSeconds(elapsed)}</b></span>
-        {eta != null && <span>remaining ≈ <b>{formatSeconds(eta)}</b></span>}
+        {eta != null && (
+          <span data-testid="run-eta" data-by={eta.by} title={eta.by === 'steps' ? 'at the current speed, to the configured steps' : `when the ${eta.by === 'time' ? 'time' : 'token'} budget ends the run`}>
+            remaining ≈ <b>{formatSeconds(eta.seconds)}</b>{eta.by !== 'steps' ? ` (${eta.by} budget)` : ''}
+          </span>
+        )}
         {!live.connected && !isTerminal(status) && <span className="muted">reconnecting…</span>}
         {!isTerminal(status) && (
           <button type="button" className="danger" onClick={cancel} disabled={cancelling} data-testid="run-cancel">Cancel</button>
