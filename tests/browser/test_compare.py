@@ -131,3 +131,52 @@ def test_a_run_stopped_by_its_token_budget_says_so(user_page):
     expect(pg.get_by_test_id("run-status-detail")).to_have_text("stopped by token budget at step 3/200")
     # Not the green of a run that completed its steps.
     assert status.evaluate("el => getComputedStyle(el).backgroundColor") != "rgb(223, 245, 232)"
+
+
+def test_the_editor_keeps_the_live_run_in_view_and_lists_the_graphs_runs(user_page):
+    pg = user_page
+    graph_id = tiny_graph(pg)
+    pg.goto(f"/graphs/{graph_id}/edit")
+    expect(pg.get_by_test_id("editor")).to_have_attribute("data-ready", "true")
+    pg.get_by_test_id("tab-run").click()
+    expect(pg.get_by_test_id("task-select")).to_have_value("mqar")
+    for name, value in TINY_TASK.items():
+        pg.get_by_test_id(f"task-{name}").fill(str(value))
+    pg.get_by_text("Hyper-parameters").click()
+    pg.get_by_test_id("hparam-steps").fill("4")
+    pg.get_by_test_id("hparam-batch_size").fill("2")
+
+    run_ids = []
+    for _ in range(2):
+        pg.get_by_test_id("launch").click()
+        link = pg.get_by_test_id("run-link")
+        expect(link).not_to_have_attribute("href", re.compile(rf"/runs/({'|'.join(run_ids) or 'none'})$"))
+        run_ids.append(re.search(r"/runs/(\d+)", link.get_attribute("href")).group(1))
+        # The run just launched is pinned at the top of the panel, its chart in view.
+        expect(pg.get_by_test_id("chart-loss")).to_be_in_viewport()
+        expect(pg.get_by_test_id("run-view")).to_have_attribute("data-status", "succeeded", timeout=RUN_TIMEOUT_S * 1000)
+
+    # Both runs are in the graph's history; picking the first shows it, without leaving the editor.
+    history = pg.get_by_test_id("run-history")
+    for run_id in run_ids:
+        expect(history.get_by_test_id(f"history-run-{run_id}")).to_contain_text("mqar")
+    expect(history.get_by_test_id(f"history-run-{run_ids[1]}")).to_have_attribute("aria-pressed", "true")
+    history.get_by_test_id(f"history-run-{run_ids[0]}").click()
+    expect(pg.get_by_test_id("run-link")).to_have_attribute("href", f"/runs/{run_ids[0]}")
+    expect(pg.get_by_test_id("run-view")).to_have_attribute("data-status", "succeeded")
+    assert pg.url.endswith(f"/graphs/{graph_id}/edit")
+    # A tooltip gives the step and the value under the cursor.
+    pg.wait_for_function("() => Number(document.querySelector('[data-testid=chart-loss]')?.dataset.points) >= 4")
+    over = pg.get_by_test_id("chart-loss").locator(".u-over")
+    over.scroll_into_view_if_needed()
+    box = over.bounding_box()
+    pg.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=4)
+    tip = pg.get_by_test_id("chart-loss").get_by_test_id("chart-tooltip")
+    expect(tip).to_contain_text(re.compile(r"step \d"))
+    expect(tip).to_contain_text("train loss")
+    SHOTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(SHOTS / "screenshot-editor-runs.png"))
+    # Switching to the inspector and back keeps the run shown.
+    pg.get_by_test_id("tab-inspect").click()
+    pg.get_by_test_id("tab-run").click()
+    expect(pg.get_by_test_id("run-link")).to_have_attribute("href", f"/runs/{run_ids[0]}")

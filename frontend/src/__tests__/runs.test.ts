@@ -4,6 +4,7 @@ import { formatSeconds, formatTick } from '../lib/format'
 import {
   alignCurves, differingKeys, ema, groupBy, meanBand, metricCurves, seedKey, settingsRow, taskKey, xValues,
 } from '../runs/chartData'
+import { keyMetric, sparklinePath } from '../runs/sparkline'
 import { estimateEta, runOutcome } from '../runs/status'
 
 const run = (id: number, over: Partial<CompareRun> = {}): CompareRun => ({
@@ -98,5 +99,20 @@ describe('compare', () => {
     const { x, ys } = alignCurves([{ xs: [1, 2, 3], ys: [1, 2, 3] }, { xs: [1.5, 2.5, 3.5], ys: [null, null, 9] }])
     expect(x).toEqual([1, 2, 3, 3.5])
     expect(ys[1]).toEqual([null, null, null, 9])
+  })
+})
+
+describe('run history', () => {
+  it('draws a sparkline through the values it has', () => {
+    expect(sparklinePath([3, null, 1], 10, 10)).toBe('M1,1L9,9')
+    expect(sparklinePath([2], 10, 10)).toBe('M4,5h2')
+    expect(sparklinePath([], 10, 10)).toBe('')
+    expect(sparklinePath(Array.from({ length: 1000 }, (_, i) => i), 50, 10).split('L').length).toBeLessThanOrEqual(51)
+  })
+
+  it('shows accuracy first, then a loss', () => {
+    expect(keyMetric({ eval_accuracy: 0.875, final_eval_loss: 1 })?.text).toBe('87.5 %')
+    expect(keyMetric({ final_eval_loss: 1.23456 })).toEqual({ text: '1.23', title: 'final eval loss' })
+    expect(keyMetric(null)).toBeNull()
   })
 })

@@ -223,7 +223,9 @@ function Editor({ graphId }: { graphId?: string }) {
             <button role="tab" type="button" aria-selected={tab === 'run'} onClick={() => setTab('run')} data-testid="tab-run">Run</button>
           </div>
           <div className="side-panel-body" role="tabpanel">
-            {tab === 'inspect' ? <Inspector /> : <RunPanel ensureSaved={ensureSaved} canLaunch={Boolean(user)} />}
+            {tab === 'inspect' && <Inspector />}
+            {/* Kept mounted on the Inspector tab, so the run it follows is still there on return. */}
+            <div hidden={tab !== 'run'}><RunPanel ensureSaved={ensureSaved} canLaunch={Boolean(user)} /></div>
           </div>
         </div>
       </div>

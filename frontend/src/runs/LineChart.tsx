@@ -46,6 +46,8 @@ interface LineChartProps {
   bands?: Band[]
   /** Shown as the chart's title attribute (e.g. how training FLOPs are counted). */
   hint?: string
+  /** A small chart: a legend of names only (the tooltip gives values), ticks closer together. */
+  compact?: boolean
 }
 
 const AXIS = { stroke: '#5b6472', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#d5d9e0' } }
@@ -163,7 +165,7 @@ function bandsPlugin(bands: { current: Band[] | undefined }): uPlot.Plugin {
 }
 
 export const LineChart = memo(function LineChart({
-  title, series, data, version, xLabel = 'step', xFormat, yLabel, yRange, yFormat, logY, height = 240, testid, bands, hint,
+  title, series, data, version, xLabel = 'step', xFormat, yLabel, yRange, yFormat, logY, height = 240, testid, bands, hint, compact = false,
 }: LineChartProps) {
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
@@ -189,9 +191,9 @@ export const LineChart = memo(function LineChart({
       scales: { x: { time: false }, y: logY ? { distr: 3 } : { range: yRangeOf(yRange, logY) } },
       axes: [
         { ...AXIS, label: xLabel, values: tickValues, space: 60 },
-        { ...AXIS, label: yLabel, values: tickValues, space: 24, size: 60 },
+        { ...AXIS, label: yLabel, values: tickValues, space: compact ? 16 : 24, size: 60 },
       ],
-      legend: { live: true },
+      legend: { live: !compact },
       cursor: { drag: { x: true, y: false }, dataIdx: (u, seriesIdx, closestIdx) => nearestValue(u, seriesIdx, closestIdx) },
       series: [
         { label: xLabel },
@@ -212,7 +214,7 @@ export const LineChart = memo(function LineChart({
     const ro = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(200, el.clientWidth), height }))
     ro.observe(el)
     return () => { ro.disconnect(); plot.current?.destroy(); plot.current = null }
-  }, [key, height, xLabel, yLabel, logY, yRange?.[0], yRange?.[1]])
+  }, [key, height, xLabel, yLabel, logY, yRange?.[0], yRange?.[1], compact])
 
   useEffect(() => {
     plot.current?.setData(data as uPlot.AlignedData)

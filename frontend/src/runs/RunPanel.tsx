@@ -1,12 +1,15 @@
 // The run panel: pick a task and its params (forms from GET /api/tasks/), hyper-parameters
-// and budget, Launch; then follow the run live.
-import { useEffect, useMemo, useState } from 'react'
+// and budget, Launch; then follow the run live. The run shown is pinned at the top of the panel
+// (scrolled into view on Launch), above the graph's run history, which switches between runs.
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { ApiError, fetchTasks, launchRun } from '../api'
 import { ParamForm } from '../components/ParamForm'
 import { defaultsOf, firstProblem } from '../lib/params'
 import { Link } from '../router'
+import { useEditor } from '../store/editor'
 import type { Params, Run, TaskType } from '../types'
 import { BUDGET_PARAMS, TRAIN_PARAMS } from './hparams'
+import { RunHistory } from './RunHistory'
 import { RunView } from './RunView'
 
 interface RunPanelProps {
@@ -24,6 +27,14 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
   const [run, setRun] = useState<Run | null>(null)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
+  const [launched, setLaunched] = useState(0)
+  const graphId = useEditor((s) => s.meta.id)
+  const live = useRef<HTMLDivElement>(null)
+
+  // Keep the run in view: after Launch (or a pick from the history) the panel scrolls to it.
+  useEffect(() => {
+    if (run) live.current?.scrollIntoView({ block: 'start' })
+  }, [run?.id])
 
   useEffect(() => {
     fetchTasks().then((list) => {
@@ -49,6 +60,7 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
         ...(saved.version ? { version: saved.version } : {}),
       })
       setRun(r)
+      setLaunched((n) => n + 1)
     } catch (e) {
       const extra = e instanceof ApiError && Array.isArray(e.extra.errors) ? `: ${(e.extra.errors as any[]).map((x) => x.message).join('; ')}` : ''
       setError(`${(e as Error).message}${extra}`)
@@ -59,6 +71,13 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
 
   return (
     <div className="run-panel" data-testid="run-panel">
+      {run && (
+        <div className="run-panel-live" ref={live} data-testid="run-panel-live">
+          <p className="small"><Link to={`/runs/${run.id}`} data-testid="run-link">Run #{String(run.id)}</Link> on {run.task}</p>
+          <RunView key={String(run.id)} run={run} compact />
+        </div>
+      )}
+      <RunHistory graphId={graphId} activeId={run?.id ?? null} onPick={setRun} refresh={launched} />
       <div className="field">
         <label htmlFor="task-select"><span className="field-name">task</span></label>
         <select id="task-select" value={task} data-testid="task-select"
@@ -84,12 +103,6 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
         {busy ? 'Launching…' : 'Launch run'}
       </button>
       {!canLaunch && <p className="small muted">Log in to launch runs.</p>}
-      {run && (
-        <div className="run-panel-live">
-          <p className="small"><Link to={`/runs/${run.id}`} data-testid="run-link">Run #{String(run.id)}</Link> on {run.task}</p>
-          <RunView key={String(run.id)} run={run} compact />
-        </div>
-      )}
     </div>
   )
 }

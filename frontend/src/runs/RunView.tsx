@@ -24,6 +24,7 @@ const LOSS_SERIES = [
   { label: 'eval loss', color: '#eb3b5a', dash: [6, 4], points: true },
 ]
 const ACC_SERIES = [{ label: 'eval accuracy', color: '#20bf6b', points: true }]
+const ACC_RANGE: [number, number] = [0, 1]
 
 export function RunView({ run, compact = false }: { run: Run; compact?: boolean }) {
   const { live, series } = useRunStream(run.id, run)
@@ -70,8 +71,9 @@ export function RunView({ run, compact = false }: { run: Run; compact?: boolean 
       </div>
       {(live.error || cancelError) && <p className="field-error" role="alert">{live.error || cancelError}</p>}
       <div className={compact ? 'charts charts-compact' : 'charts'}>
-        <LineChart title="Loss" series={LOSS_SERIES} data={lossData} version={live.tick} yLabel="loss" testid="chart-loss" height={compact ? 180 : 260} />
-        <LineChart title="Accuracy" series={ACC_SERIES} data={accData} version={live.tick} yLabel="accuracy" testid="chart-accuracy" height={compact ? 140 : 200} />
+        <LineChart title="Loss" series={LOSS_SERIES} data={lossData} version={live.tick} yLabel="loss (nats/token)" testid="chart-loss" height={compact ? 190 : 260} compact={compact} />
+        <LineChart title="Accuracy" series={ACC_SERIES} data={accData} version={live.tick} yLabel="accuracy" yRange={ACC_RANGE}
+          yFormat={(y) => `${(y * 100).toFixed(1)} %`} testid="chart-accuracy" height={compact ? 160 : 200} compact={compact} />
       </div>
       {live.result && <ResultTable result={live.result} />}
       {!compact && live.logs.length > 0 && (
