@@ -39,6 +39,11 @@ class CardOutputSerializer(GraphVersionJobSerializer):
     state_bytes = serializers.SerializerMethodField()
     estimate_seconds = serializers.SerializerMethodField()
     score = serializers.FloatField(allow_null=True)
+    # What a leaderboard sorts and shows without fetching every card: per-task scores and wall time
+    # of a finished card (summary.tasks, summary.wall_seconds), and whether the graph is a reference.
+    task_scores = serializers.SerializerMethodField()
+    wall_seconds = serializers.SerializerMethodField()
+    graph_is_template = serializers.BooleanField(source="graph.is_template")
     progress = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
@@ -52,6 +57,12 @@ class CardOutputSerializer(GraphVersionJobSerializer):
 
     def get_estimate_seconds(self, card) -> float:
         return card.plan.get("estimate_seconds")
+
+    def get_task_scores(self, card) -> dict | None:
+        return (card.summary or {}).get("tasks") if card.is_finished else None
+
+    def get_wall_seconds(self, card) -> float | None:
+        return (card.summary or {}).get("wall_seconds") if card.is_finished else None
 
     def get_progress(self, card) -> dict:
         return card_progress(card=card)
