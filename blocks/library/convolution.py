@@ -57,6 +57,88 @@ class CausalDepthwiseConv(nn.Module):
         return y_t, full[..., 1:]
 
 
+# --------------------------------------------------------------------------- short convolution
+
+
+class ShortConv(nn.Module):
+    """A short causal depthwise convolution over the sequence, optionally gated (BaseConv).
+
+    Plain: y = conv_k(x), each channel a learned filter over the last ``kernel_size`` tokens:
+    the token shift that Zoology's and Based's attention layers carry, and that lets a layer
+    after it see the previous token without learning a positional attention pattern.
+    Gated (BaseConv, Arora et al. 2023, Zoology): y = out_proj(in_proj(x) * conv_k(x)).
+    """
+
+    def __init__(self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0,
+                 kernel_size: int = 4, gated: bool = False):
+        super().__init__()
+        self.d_model, self.kernel_size, self.gated = d_model, kernel_size, gated
+        self.conv = CausalDepthwiseConv(d_model, kernel_size, bias=True)
+        self.in_proj = nn.Linear(d_model, d_model) if gated else None
+        self.out_proj = nn.Linear(d_model, d_model) if gated else None
+
+    def _mix(self, x: torch.Tensor, conv: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(self.in_proj(x) * conv) if self.gated else conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._mix(x, self.conv(x.transpose(1, 2)).transpose(1, 2))
+
+    def init_state(self, batch_size: int, device=None, dtype=torch.float32):
+        """The last kernel_size - 1 inputs (B, D, K - 1), oldest first."""
+        return torch.zeros(batch_size, self.d_model, self.kernel_size - 1, device=device, dtype=dtype)
+
+    def step(self, x_t: torch.Tensor, window: torch.Tensor):
+        conv, window = self.conv.step(x_t, window)
+        return self._mix(x_t, conv), window
+
+
+SHORT_CONV_PARAMS = (
+    Param("kernel_size", "int", 4, "Tokens each output sees: this one and kernel_size - 1 before it.", min=1, max=64),
+    Param("gated", "bool", False, "Gate the convolution with a linear projection of the input and project "
+          "the product back (BaseConv).", ),
+)
+
+
+def short_conv_cost(d_model: int, seq_len: int, params: dict) -> Cost:
+    d, k = d_model, params["kernel_size"]
+    count, flops, floats = d * k + d, 2 * d * k, 2 * d
+    if params["gated"]:
+        count += 2 * (d * d + d)
+        flops += 2 * (2 * d * d) + d
+        floats += 2 * d
+    return Cost(params=count, flops_per_token=float(flops), activation_bytes=float(seq_len * floats * BYTES_PER_FLOAT))
+
+
+def short_conv_state(d_model: int, seq_len: int, params: dict) -> float:
+    return float(d_model * (params["kernel_size"] - 1) * BYTES_PER_FLOAT)
+
+
+def short_conv_check(d_model: int, max_seq_len: int, params: dict):
+    if params["kernel_size"] > max_seq_len:
+        yield "kernel_size", f"kernel_size ({params['kernel_size']}) must be <= max_seq_len ({max_seq_len})"
+
+
+register(
+    BlockType(
+        name="short_conv",
+        family="convolution",
+        title="Short convolution",
+        description="A causal depthwise convolution over the last few tokens (a learned token shift), "
+        "optionally gated as BaseConv; gives the next layer the previous tokens for free.",
+        paper="Arora et al. 2023, Zoology: Measuring and Improving Recall in Efficient Language Models (BaseConv)",
+        params=SHORT_CONV_PARAMS,
+        build=ShortConv,
+        cost=short_conv_cost,
+        state=short_conv_state,
+        complexity="O(L)",
+        causal=True,
+        recurrent=True,
+        check=short_conv_check,
+        tags=("convolution", "token-shift", "linear-time"),
+    )
+)
+
+
 # --------------------------------------------------------------------------- Hyena
 
 

@@ -202,3 +202,23 @@ def test_h3_registry_entry():
     entry = get_block("h3")
     assert entry.family == "convolution" and entry.complexity == "O(L log L)"
     assert entry.causal is True and entry.recurrent is True
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_short_conv_is_a_causal_fir_filter_and_its_step_form_matches(gated):
+    module = build("short_conv", kernel_size=3, gated=gated)
+    x = torch.randn(B, L, D, generator=torch.Generator().manual_seed(1))
+    weight = module.conv.conv.weight.squeeze(1)  # (D, K), tap K-1 is the current token
+    expected = torch.zeros(B, L, D)
+    for t in range(L):
+        for j in range(3):
+            if t - j >= 0:
+                expected[:, t] += weight[:, 2 - j] * x[:, t - j]
+    expected = expected + module.conv.conv.bias
+    if gated:
+        expected = module.out_proj(module.in_proj(x) * expected)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), expected, atol=1e-5, rtol=1e-5)
+    assert_step_matches_forward(module, x)
+    cost = get_block("short_conv").cost(D, L, get_block("short_conv").resolve_params({"kernel_size": 3, "gated": gated}))
+    assert cost.params == sum(p.numel() for p in module.parameters())
