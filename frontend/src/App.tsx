@@ -1,14 +1,18 @@
 // The shell: a header with navigation and the page for the current path.
-import { useEffect } from 'react'
+import { Suspense, lazy, useEffect } from 'react'
 import { logout } from './api'
 import { EditorPage } from './editor/EditorPage'
 import { AuthPage } from './pages/AuthPage'
-import { ComparePage } from './pages/ComparePage'
 import { GalleryPage } from './pages/GalleryPage'
 import { GraphPage } from './pages/GraphPage'
 import { RunPage } from './pages/RunPage'
 import { Link, matchRoute, navigate, useLocation } from './router'
 import { useSession } from './store/session'
+
+// Chart-heavy pages load on first visit, keeping the initial bundle small.
+const ComparePage = lazy(() => import('./pages/ComparePage').then((m) => ({ default: m.ComparePage })))
+const CardPage = lazy(() => import('./pages/CardPage').then((m) => ({ default: m.CardPage })))
+const LeaderboardPage = lazy(() => import('./pages/LeaderboardPage').then((m) => ({ default: m.LeaderboardPage })))
 
 function Header() {
   const user = useSession((s) => s.user)
@@ -21,6 +25,7 @@ function Header() {
         <Link to="/">Gallery</Link>
         <Link to="/editor" data-testid="nav-editor">Editor</Link>
         <Link to="/compare">Compare</Link>
+        <Link to="/leaderboard" data-testid="nav-leaderboard">Leaderboard</Link>
       </nav>
       <span className="toolbar-spacer" />
       {user ? (
@@ -44,6 +49,8 @@ function Page() {
     case 'graph': return <GraphPage id={route.params.id} />
     case 'run': return <RunPage key={route.params.id} id={route.params.id} />
     case 'compare': return <ComparePage />
+    case 'card': return <CardPage key={route.params.id} id={route.params.id} />
+    case 'leaderboard': return <LeaderboardPage />
     default: return <main className="page"><h1>Not found</h1><p><Link to="/">Back to the gallery</Link></p></main>
   }
 }
@@ -54,7 +61,9 @@ export function App() {
   return (
     <div className="app">
       <Header />
-      <Page />
+      <Suspense fallback={<main className="page"><p className="muted">Loading…</p></main>}>
+        <Page />
+      </Suspense>
     </div>
   )
 }

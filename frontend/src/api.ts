@@ -1,6 +1,6 @@
 // Every call to the backend lives here, so adapting to the API is one edit.
 import type {
-  BlockType, Graph, GraphVersion, Params, Run, RunMessage, Spec, TaskType, User,
+  BlockType, CardSuite, Graph, GraphVersion, Params, ReportCard, Run, RunMessage, Spec, TaskType, User,
   ValidationResult, Visibility,
 } from './types'
 
@@ -12,6 +12,12 @@ export class ApiError extends Error {
     this.status = status
     this.extra = extra
   }
+}
+
+/** An error for people: the message, then each field error the API named (extra.errors). */
+export function errorText(e: unknown): string {
+  const extra = e instanceof ApiError && Array.isArray(e.extra.errors) ? `: ${(e.extra.errors as { message: string }[]).map((x) => x.message).join('; ')}` : ''
+  return `${(e as Error).message}${extra}`
 }
 
 function csrfToken(): string {
@@ -218,6 +224,21 @@ export interface CompareResult {
 }
 export const compareRuns = (ids: (string | number)[]) =>
   get<CompareResult>(`/api/runs/compare/${qs({ ids: ids.join(',') })}`)
+
+// ---- report cards (composer/cards/apis.py) ------------------------------------------------
+
+export const fetchSuites = async () => items<CardSuite>(await get('/api/report-cards/suites/'))
+export interface CardLaunchBody { suite: string; params?: number; state?: number; seeds: number; version?: number }
+export const launchCard = (graphId: string | number, body: CardLaunchBody) =>
+  post<ReportCard>(`/api/graphs/${graphId}/report-cards/`, body)
+export const getCard = (id: string | number) => get<ReportCard>(`/api/report-cards/${id}/`)
+export const cancelCard = (id: string | number) => post<ReportCard>(`/api/report-cards/${id}/cancel/`)
+export interface CardQuery { suite?: string; graph?: string | number; budget_kind?: string; budget?: number; status?: string; order?: '-score' | '-created_at'; page_size?: number }
+export const listCards = async (query: CardQuery = {}) => items<ReportCard>(await get(`/api/report-cards/${qs({ ...query })}`))
+export function cardSocketUrl(id: string | number): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
+  return `${proto}//${location.host}/ws/cards/${id}/`
+}
 
 /** The websocket address for a run, resuming after `since`. */
 export function runSocketUrl(id: string | number, since: number): string {

@@ -33,6 +33,8 @@ const ROUTES: [string, RegExp][] = [
   ['graph', /^\/graphs\/(?<id>[^/]+)\/?$/],
   ['run', /^\/runs\/(?<id>[^/]+)\/?$/],
   ['compare', /^\/compare\/?$/],
+  ['card', /^\/cards\/(?<id>[^/]+)\/?$/],
+  ['leaderboard', /^\/leaderboard\/?$/],
 ]
 
 export function matchRoute(path: string): Route {

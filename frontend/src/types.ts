@@ -158,3 +158,82 @@ export interface RunMessage {
   seq: number
   [key: string]: unknown
 }
+
+// ---- report cards (composer/cards, workers/report_card.py) --------------------------------
+
+export interface CardSuite {
+  name: string
+  title: string
+  description: string
+  device: 'cpu' | 'gpu' | string
+  tasks: { task: string; setting: string; task_params: Params; steps: number; batch_size: number }[]
+  sweep: { lr: number; weight_decay: number }[]
+  task_names: string[]
+  runs_per_seed: number
+}
+
+/** One planned run of a card and the state of its run. */
+export interface CardEntry {
+  key: string
+  task: string
+  setting: string
+  seed: number
+  lr: number | null
+  weight_decay: number | null
+  run: number | null
+  status: RunStatus | null
+  worker: string
+  eval_accuracy: number | null
+  wall_seconds: number | null
+  error: string
+}
+
+export interface CardSummaryRow {
+  task: string
+  setting: string
+  best_accuracy: number | null
+  spread: number | null
+  per_seed: Record<string, number | null>
+  wall_seconds: number
+}
+
+export interface CardSummary {
+  rows?: CardSummaryRow[]
+  tasks?: Record<string, number>
+  score?: number | null
+  complete?: boolean
+  failed?: string[]
+  cancelled?: string[]
+  pending?: string[]
+  wall_seconds?: number
+}
+
+export type CardStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled'
+
+export interface ReportCard {
+  id: number
+  graph: number
+  graph_title: string
+  version: number
+  user: string
+  suite: string
+  budget: { kind: 'params' | 'state'; value: number }
+  seeds: number
+  status: CardStatus
+  cancel_requested: boolean
+  public: boolean
+  params: number | null
+  state_bytes: number | null
+  estimate_seconds: number | null
+  score: number | null
+  task_scores: Record<string, number> | null
+  wall_seconds: number | null
+  graph_is_template: boolean
+  progress: { total: number; done: number; [status: string]: number }
+  created_at: string
+  finished_at: string | null
+  // Detail only:
+  notes?: string[]
+  entries?: CardEntry[]
+  summary?: CardSummary
+}

@@ -2,7 +2,8 @@
 // and budget, Launch; then follow the run live. The run shown is pinned at the top of the panel
 // (scrolled into view on Launch), above the graph's run history, which switches between runs.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { ApiError, fetchTasks, launchRun } from '../api'
+import { errorText, fetchTasks, launchRun } from '../api'
+import { CardLauncher } from '../cards/CardLauncher'
 import { ParamForm } from '../components/ParamForm'
 import { defaultsOf, firstProblem } from '../lib/params'
 import { Link } from '../router'
@@ -62,8 +63,7 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
       setRun(r)
       setLaunched((n) => n + 1)
     } catch (e) {
-      const extra = e instanceof ApiError && Array.isArray(e.extra.errors) ? `: ${(e.extra.errors as any[]).map((x) => x.message).join('; ')}` : ''
-      setError(`${(e as Error).message}${extra}`)
+      setError(errorText(e))
     } finally {
       setBusy(false)
     }
@@ -103,6 +103,7 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
         {busy ? 'Launching…' : 'Launch run'}
       </button>
       {!canLaunch && <p className="small muted">Log in to launch runs.</p>}
+      <CardLauncher ensureSaved={ensureSaved} canLaunch={canLaunch} />
     </div>
   )
 }
