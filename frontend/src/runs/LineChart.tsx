@@ -48,6 +48,8 @@ interface LineChartProps {
   hint?: string
   /** A small chart: a legend of names only (the tooltip gives values), ticks closer together. */
   compact?: boolean
+  /** x is a count (steps, tokens): whole-number ticks only. */
+  xIntegers?: boolean
 }
 
 const AXIS = { stroke: '#5b6472', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#d5d9e0' } }
@@ -55,6 +57,8 @@ const tickValues = (_u: uPlot, splits: number[]) => {
   const incr = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : Math.abs(splits[0] || 1)
   return splits.map((v) => formatTick(v, incr))
 }
+/** 1, 2, 5, 10, 20, 25, 50, ... up to 1e15: tick spacings for counts. */
+const INTEGER_INCRS = Array.from({ length: 15 }, (_, e) => [1, 2, 2.5, 5].map((m) => m * 10 ** e)).flat().filter((v) => Number.isInteger(v))
 const defaultY = (y: number) => (Math.abs(y) >= 1e4 ? formatTick(y, 1) : y.toPrecision(4))
 
 /** A y range that never collapses: a single value gets padding around it. */
@@ -165,7 +169,7 @@ function bandsPlugin(bands: { current: Band[] | undefined }): uPlot.Plugin {
 }
 
 export const LineChart = memo(function LineChart({
-  title, series, data, version, xLabel = 'step', xFormat, yLabel, yRange, yFormat, logY, height = 240, testid, bands, hint, compact = false,
+  title, series, data, version, xLabel = 'step', xFormat, yLabel, yRange, yFormat, logY, height = 240, testid, bands, hint, compact = false, xIntegers = false,
 }: LineChartProps) {
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
@@ -190,7 +194,7 @@ export const LineChart = memo(function LineChart({
       height,
       scales: { x: { time: false }, y: logY ? { distr: 3 } : { range: yRangeOf(yRange, logY) } },
       axes: [
-        { ...AXIS, label: xLabel, values: tickValues, space: 60 },
+        { ...AXIS, label: xLabel, values: tickValues, space: 60, ...(xIntegers ? { incrs: INTEGER_INCRS } : {}) },
         { ...AXIS, label: yLabel, values: tickValues, space: compact ? 16 : 24, size: 60 },
       ],
       legend: { live: !compact },
@@ -214,7 +218,7 @@ export const LineChart = memo(function LineChart({
     const ro = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(200, el.clientWidth), height }))
     ro.observe(el)
     return () => { ro.disconnect(); plot.current?.destroy(); plot.current = null }
-  }, [key, height, xLabel, yLabel, logY, yRange?.[0], yRange?.[1], compact])
+  }, [key, height, xLabel, yLabel, logY, yRange?.[0], yRange?.[1], compact, xIntegers])
 
   useEffect(() => {
     plot.current?.setData(data as uPlot.AlignedData)

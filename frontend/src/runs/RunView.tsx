@@ -71,9 +71,9 @@ export function RunView({ run, compact = false }: { run: Run; compact?: boolean 
       </div>
       {(live.error || cancelError) && <p className="field-error" role="alert">{live.error || cancelError}</p>}
       <div className={compact ? 'charts charts-compact' : 'charts'}>
-        <LineChart title="Loss" series={LOSS_SERIES} data={lossData} version={live.tick} yLabel="loss (nats/token)" testid="chart-loss" height={compact ? 190 : 260} compact={compact} />
+        <LineChart title="Loss" series={LOSS_SERIES} data={lossData} version={live.tick} yLabel="loss (nats/token)" testid="chart-loss" height={compact ? 190 : 260} compact={compact} xIntegers />
         <LineChart title="Accuracy" series={ACC_SERIES} data={accData} version={live.tick} yLabel="accuracy" yRange={ACC_RANGE}
-          yFormat={(y) => `${(y * 100).toFixed(1)} %`} testid="chart-accuracy" height={compact ? 160 : 200} compact={compact} />
+          yFormat={(y) => `${(y * 100).toFixed(1)} %`} testid="chart-accuracy" height={compact ? 160 : 200} compact={compact} xIntegers />
       </div>
       {live.result && <ResultTable result={live.result} />}
       {!compact && live.logs.length > 0 && (
