@@ -35,6 +35,9 @@ def test_a_card_launched_from_the_editor_shows_its_table_and_radar(user_page):
     first = page.locator("[data-testid^=entry-run-]").first
     expect(first).to_have_attribute("href", re.compile(r"^/runs/\d+$"))
 
+    # The card's websocket turns the first run's entry to running as the worker takes it.
+    expect(page.locator(".entry-run.status-running").first).to_be_visible(timeout=60_000)
+
     pg.get_by_test_id("card-cancel").click()
     expect(page).to_have_attribute("data-status", "cancelled", timeout=60_000)
     expect(page.get_by_test_id("card-status")).to_have_text("cancelled")
