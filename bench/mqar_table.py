@@ -25,9 +25,20 @@ from torch import nn  # noqa: E402
 
 from workers.trainer import TrainConfig, train  # noqa: E402
 
-EXAMPLES = ("transformer", "mamba", "hyena", "rwkv", "retnet", "performer", "jamba_hybrid", "striped_hyena",
+EXAMPLES = ("transformer", "mamba", "hyena", "s4d", "rwkv", "retnet", "performer", "jamba_hybrid", "striped_hyena",
             "memory", "hierarchical")
 BASELINE = "hand-written attention"
+
+
+def without_input_positions(spec: dict) -> dict:
+    spec["nodes"] = [{k: v for k, v in n.items() if k != "params"} if n["type"] == "input" else n for n in spec["nodes"]]
+    return spec
+
+
+# Controls: an example with one thing changed, to show what a difference is due to.
+VARIANTS = {
+    "transformer-rope-only": ("transformer", without_input_positions),  # the example before 2026-11-30
+}
 TASK_PARAMS = {"seq_len": 64, "num_kv_pairs": 4, "vocab_size": 256}
 
 
@@ -72,7 +83,7 @@ def main() -> int:
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--quick", action="store_true", help="100 steps: checks the script, not the architectures")
-    parser.add_argument("--only", nargs="*", default=[BASELINE, *EXAMPLES], choices=[BASELINE, *EXAMPLES])
+    parser.add_argument("--only", nargs="*", default=[BASELINE, *EXAMPLES], choices=[BASELINE, *EXAMPLES, *VARIANTS])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     steps = 100 if args.quick else args.steps
@@ -86,7 +97,8 @@ def main() -> int:
             summary = train({"model": {"max_seq_len": 256}}, "mqar", TASK_PARAMS, TrainConfig(**config),
                             build_model=build_baseline)
         else:
-            spec = json.loads((ROOT / "examples" / f"{name}.json").read_text())
+            example, change = VARIANTS.get(name, (name, lambda spec: spec))
+            spec = change(json.loads((ROOT / "examples" / f"{example}.json").read_text()))
             summary = train(spec, "mqar", TASK_PARAMS, TrainConfig(**config))
         rows.append((name, summary["params"], summary["eval_accuracy"], summary["final_eval_loss"],
                      time.perf_counter() - started, summary["device"]))

@@ -37,7 +37,7 @@ def shortened(suite: rc.Suite, fraction: float) -> rc.Suite:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="quick", choices=sorted(rc.SUITES))
-    parser.add_argument("--params", type=parse_count, default=100_000)
+    parser.add_argument("--params", type=parse_count, default=rc.DEFAULT_PARAMS)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")

@@ -14,6 +14,7 @@ import sys
 
 from composer.cli.train import EXIT_BAD_INPUT, BadInput, load_spec
 from workers.json_values import json_safe
+from workers.report_card import DEFAULT_PARAMS  # plain Python: torch loads only in run()
 
 SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC.json", help="the model spec (JSON)")
     parser.add_argument("--suite", default="quick", help="task suite: quick (CPU, minutes) or full (MAD, GPU)")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--params", type=parse_count, default=None, help="parameter budget, e.g. 100k (default 100k)")
+    budget.add_argument("--params", type=parse_count, default=None, help=f"parameter budget, e.g. 100k (default {DEFAULT_PARAMS:,})")
     budget.add_argument("--state", type=parse_count, default=None, help="inference state budget in bytes, e.g. 64k")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per setting (1..5, default 1)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         spec = load_spec(args.spec)
-        budget = {"state": args.state} if args.state is not None else {"params": args.params or 100_000}
+        budget = {"state": args.state} if args.state is not None else {"params": args.params or DEFAULT_PARAMS}
         plan = plan_card(spec, suite=args.suite, seeds=args.seeds, **budget)
     except BadInput as exc:
         lines = exc.lines
