@@ -57,6 +57,17 @@ def _in_process_channel_layer(settings):
 
 
 @pytest.fixture
+async def consumer_connections_closed():
+    """In-process consumers query in asgiref's executor thread; close that thread's connection so
+    the test database can be dropped at the end (PostgreSQL refuses while a session is open)."""
+    yield
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
 def make_user(db):
     def make(username: str):
         user = get_user_model().objects.create_user(username=username, password="correct-horse-battery")

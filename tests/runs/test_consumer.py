@@ -14,18 +14,7 @@ from composer.runs.consumers import CLOSE_FORBIDDEN
 from composer.runs.models import Run, run_group_name
 from composer.runs.routing import websocket_urlpatterns
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _close_consumer_connections():
-    """The consumer's queries run in asgiref's executor thread; close that thread's connection so
-    the test database can be dropped at the end (PostgreSQL refuses while a session is open)."""
-    yield
-    from channels.db import database_sync_to_async
-    from django.db import connections
-
-    await database_sync_to_async(connections.close_all)()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("consumer_connections_closed")]
 
 
 @pytest.fixture
