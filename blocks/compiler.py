@@ -69,6 +69,23 @@ class StepNode:
     inputs: list[str]  # module names of its predecessors; empty for the source (gets the graph input)
 
 
+def layer_count(parsed: ParsedSpec, key=(None, None)) -> int:
+    """Layer indices a scope uses, in the order the compiler hands them out (depth first, one per
+    sequence block and repetition); for the top level, the model's ``n_layers``."""
+    total = 0
+    for node_id in parsed.scopes[key].order:
+        node = parsed.nodes[node_id]
+        if node.type == "repeat":
+            total += node.params["times"] * layer_count(parsed, (node_id, None))
+        elif node.type == "chunk":
+            total += layer_count(parsed, (node_id, LOCAL_SLOT))
+            if (node_id, GLOBAL_SLOT) in parsed.scopes:
+                total += layer_count(parsed, (node_id, GLOBAL_SLOT))
+        elif not node.entry.structural:
+            total += 1
+    return total
+
+
 class _GraphBuilder:
     """Builds the modules of a parsed spec, depth first, in the order layer indices are assigned."""
 
@@ -78,6 +95,7 @@ class _GraphBuilder:
         self.seed = seed
         self.model = parsed.model
         self.next_layer = 0
+        self.n_layers = layer_count(parsed)
         self.embedding: TokenEmbedding | None = None
         self.node_modules: dict[str, list[nn.Module]] = {}  # node id -> its module(s) (one per repetition)
 
@@ -135,8 +153,9 @@ class _GraphBuilder:
         layer_idx = self.next_layer
         if not entry.structural:
             self.next_layer += 1
+        depth = {"n_layers": self.n_layers} if entry.takes_n_layers() else {}
         block = entry.build(d_model=d_model, max_seq_len=max_len, layer_idx=layer_idx,
-                            seed=self.seed + layer_idx, **node.build_params(num_inputs))
+                            seed=self.seed + layer_idx, **depth, **node.build_params(num_inputs))
         if entry.residual and not entry.structural:
             return PreNormResidual(make_norm(norm, d_model), block)
         return block

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from blocks.compiler import module_name
+from blocks.compiler import layer_count, module_name
 from blocks.library.hierarchy import GLOBAL_SLOT, LOCAL_SLOT, global_seq_len
 from blocks.spec import DEFAULT_LIMITS, Limits, ParsedSpec, SpecInvalid, parse_spec
 
@@ -23,22 +23,6 @@ def to_python(spec, vocab_size: int, *, seed: int = 0, limits: Limits = DEFAULT_
     if not result.ok:
         raise SpecInvalid(result.errors)
     return _Writer(parsed, vocab_size, seed, result.cost.params).source()
-
-
-def _layer_count(parsed: ParsedSpec, key) -> int:
-    """Layer indices a scope uses, in the order the compiler hands them out."""
-    total = 0
-    for node_id in parsed.scopes[key].order:
-        node = parsed.nodes[node_id]
-        if node.type == "repeat":
-            total += node.params["times"] * _layer_count(parsed, (node_id, None))
-        elif node.type == "chunk":
-            total += _layer_count(parsed, (node_id, LOCAL_SLOT))
-            if (node_id, GLOBAL_SLOT) in parsed.scopes:
-                total += _layer_count(parsed, (node_id, GLOBAL_SLOT))
-        elif not node.entry.structural:
-            total += 1
-    return total
 
 
 def _camel(text: str) -> str:
@@ -79,6 +63,7 @@ MAX_SEQ_LEN = {m["max_seq_len"]}
 VOCAB_SIZE = {self.vocab_size}
 NORM = {m["norm"]!r}
 SEED = {self.seed}
+N_LAYERS = {layer_count(self.parsed)}  # sequence layers after expanding repeats (for builds that take it)
 
 
 def block(block_type: str, *, max_seq_len: int, layer_idx: int, **params) -> nn.Module:
@@ -105,11 +90,11 @@ def pre_norm(module: nn.Module) -> PreNormResidual:
             layer = f"first_layer + {offset}" if not top_level else str(offset)
             init_lines.append(f"self.{names[node_id]} = {self.node_expr(node_id, len(scope.inputs[node_id]), max_len, layer)}")
             if node.type == "repeat":
-                offset += node.params["times"] * _layer_count(self.parsed, (node_id, None))
+                offset += node.params["times"] * layer_count(self.parsed, (node_id, None))
             elif node.type == "chunk":
-                offset += _layer_count(self.parsed, (node_id, LOCAL_SLOT))
+                offset += layer_count(self.parsed, (node_id, LOCAL_SLOT))
                 if (node_id, GLOBAL_SLOT) in self.parsed.scopes:
-                    offset += _layer_count(self.parsed, (node_id, GLOBAL_SLOT))
+                    offset += layer_count(self.parsed, (node_id, GLOBAL_SLOT))
             elif not node.entry.structural:
                 offset += 1
         placeholder = "tokens" if top_level else "x"
@@ -158,7 +143,7 @@ def pre_norm(module: nn.Module) -> PreNormResidual:
             return f"OutputHead(D_MODEL, VOCAB_SIZE, NORM, tied_embedding={tied})"
         if node.type == "repeat":
             body = self.sub_class((node_id, None), max_len)
-            per = _layer_count(self.parsed, (node_id, None))
+            per = layer_count(self.parsed, (node_id, None))
             return f"Repeat([{body}(first_layer={layer} + i * {per}) for i in range({node.params['times']})])"
         if node.type == "chunk":
             size = node.params["chunk_size"]
@@ -166,10 +151,12 @@ def pre_norm(module: nn.Module) -> PreNormResidual:
             global_ = "None"
             if (node_id, GLOBAL_SLOT) in self.parsed.scopes:
                 cls = self.sub_class((node_id, GLOBAL_SLOT), global_seq_len(max_len, size))
-                global_ = f"{cls}(first_layer={layer} + {_layer_count(self.parsed, (node_id, LOCAL_SLOT))})"
+                global_ = f"{cls}(first_layer={layer} + {layer_count(self.parsed, (node_id, LOCAL_SLOT))})"
             return (f"ChunkGroup(D_MODEL, {size}, {node.params['summary']!r}, "
                     f"local={local}(first_layer={layer}), global_={global_})")
         params = "".join(f", {k}={v!r}" for k, v in node.build_params(num_inputs).items())
+        if node.entry.takes_n_layers():
+            params = f", n_layers=N_LAYERS{params}"
         built = f"block({node.type!r}, max_seq_len={max_len}, layer_idx={layer}{params})"
         if node.entry.residual and not node.entry.structural:
             return f"pre_norm({built})"

@@ -6,6 +6,7 @@ Block modules register themselves on import (see ``blocks/library/__init__.py``)
 """
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 from dataclasses import dataclass, field
@@ -168,7 +169,9 @@ class BlockType:
     """One entry of the registry.
 
     build(d_model=, max_seq_len=, layer_idx=, seed=, **params) -> nn.Module
-        mapping (batch, length, d_model) -> same shape. Modules with a
+        mapping (batch, length, d_model) -> same shape. A build that names ``n_layers`` in its
+        signature also gets the model's number of sequence layers after expanding repeats
+        (``layer_idx`` runs over 0..n_layers-1), for depth-dependent init such as RWKV-4's. Modules with a
         recurrent form also have ``init_state(batch, device, dtype)`` and
         ``step(x_t, state) -> (y_t, state)`` with x_t of shape (batch, d_model).
         A module may set ``self.aux_loss`` (a scalar tensor) during forward
@@ -217,6 +220,10 @@ class BlockType:
             if p is not None:
                 out[key] = p.coerce(value)
         return out
+
+    def takes_n_layers(self) -> bool:
+        """Whether ``build`` takes ``n_layers`` (see the class docstring); the compiler passes it only then."""
+        return self.build is not None and "n_layers" in inspect.signature(self.build).parameters
 
     def is_causal(self, params: dict) -> bool:
         return self.causal(params) if callable(self.causal) else bool(self.causal)

@@ -1,8 +1,8 @@
 """Blocks of the recurrent family: RetNet multi-scale retention and RWKV-4 (time-mix + channel-mix).
 
-Each block is the mixer only (the compiler adds the pre-norm and the residual): forward maps
-(batch, length, d_model) to the same shape, and ``init_state`` / ``step`` run the same
-computation one token at a time.
+RetNet is the mixer only (the compiler adds the pre-norm and the residual); RWKV is a whole
+RWKV-4 layer with both of its residual branches. Forward maps (batch, length, d_model) to the
+same shape, and ``init_state`` / ``step`` run the same computation one token at a time.
 """
 from __future__ import annotations
 
@@ -243,20 +243,34 @@ def wkv_chunked(decay, bonus, k, v, state, chunk_size: int = _WKV_CHUNK):
     return torch.cat(outputs, dim=1), state
 
 
-class RWKVTimeMix(nn.Module):
-    """RWKV-4 time mixing: token shift, per-channel decay w and bonus u, WKV, receptance gate."""
+def rwkv4_ratios(layer_idx: int, n_layers: int) -> tuple[float, float]:
+    """RWKV-4's depth position of a layer: (ratio_0_to_1, ratio_1_to_almost0).
 
-    def __init__(self, d_model: int, ratio: float):
+    ratio_0_to_1 = layer_idx / (n_layers - 1) (0 for a single layer, where RWKV-4 would divide
+    by zero), ratio_1_to_almost0 = 1 - layer_idx / n_layers.
+    """
+    assert 0 <= layer_idx < n_layers, f"layer_idx ({layer_idx}) must lie in [0, n_layers = {n_layers})"
+    return (layer_idx / (n_layers - 1) if n_layers > 1 else 0.0), 1.0 - layer_idx / n_layers
+
+
+class RWKVTimeMix(nn.Module):
+    """RWKV-4 time mixing: token shift, per-channel decay w and bonus u, WKV, receptance gate.
+
+    Initialised as RWKV-4 at its depth: decay speed -5 + 8 (h / (D-1))^(0.7 + 1.3 r01) for
+    channel h, zig-zag bonus around log(0.3), mixes (i / D)^r10 (k), (i / D)^r10 + 0.3 r01 (v)
+    and (i / D)^(0.5 r10) (r), with (r01, r10) from ``rwkv4_ratios``.
+    """
+
+    def __init__(self, d_model: int, ratio_0_to_1: float, ratio_1_to_almost0: float):
         super().__init__()
         channel = torch.arange(d_model, dtype=torch.float32) / d_model  # (D,) in [0, 1)
-        # RWKV-4 init: decay speeds from -5 to 3 across channels, zig-zag bonus around log(0.3)
-        speed = -5 + 8 * (torch.arange(d_model) / max(d_model - 1, 1)) ** (0.7 + 1.3 * ratio)
+        speed = -5 + 8 * (torch.arange(d_model) / max(d_model - 1, 1)) ** (0.7 + 1.3 * ratio_0_to_1)
         zigzag = torch.tensor([(i + 1) % 3 - 1 for i in range(d_model)], dtype=torch.float32) * 0.5
         self.time_decay = nn.Parameter(speed.float())  # w = exp(time_decay) > 0
         self.time_first = nn.Parameter(torch.full((d_model,), math.log(0.3)) + zigzag)  # u
-        self.time_mix_k = nn.Parameter(channel ** (1 - ratio))
-        self.time_mix_v = nn.Parameter(channel ** (1 - ratio) + 0.3 * ratio)
-        self.time_mix_r = nn.Parameter(channel ** (0.5 * (1 - ratio)))
+        self.time_mix_k = nn.Parameter(channel ** ratio_1_to_almost0)
+        self.time_mix_v = nn.Parameter(channel ** ratio_1_to_almost0 + 0.3 * ratio_0_to_1)
+        self.time_mix_r = nn.Parameter(channel ** (0.5 * ratio_1_to_almost0))
         self.key = nn.Linear(d_model, d_model, bias=False)
         self.value = nn.Linear(d_model, d_model, bias=False)
         self.receptance = nn.Linear(d_model, d_model, bias=False)
@@ -286,11 +300,11 @@ class RWKVTimeMix(nn.Module):
 class RWKVChannelMix(nn.Module):
     """RWKV-4 channel mixing: token shift, squared-ReLU key, sigmoid receptance gate."""
 
-    def __init__(self, d_model: int, hidden: int, ratio: float):
+    def __init__(self, d_model: int, hidden: int, ratio_1_to_almost0: float):
         super().__init__()
         channel = torch.arange(d_model, dtype=torch.float32) / d_model
-        self.time_mix_k = nn.Parameter(channel ** (1 - ratio))
-        self.time_mix_r = nn.Parameter(channel ** (1 - ratio))
+        self.time_mix_k = nn.Parameter(channel ** ratio_1_to_almost0)
+        self.time_mix_r = nn.Parameter(channel ** ratio_1_to_almost0)
         self.key = nn.Linear(d_model, hidden, bias=False)
         self.receptance = nn.Linear(d_model, d_model, bias=False)
         self.value = nn.Linear(hidden, d_model, bias=False)
@@ -301,51 +315,61 @@ class RWKVChannelMix(nn.Module):
 
 
 class RWKV(nn.Module):
-    """One RWKV-4 layer as a mixer: time-mix, then channel-mix on LayerNorm(x + time-mix).
+    """One RWKV-4 layer with both of its residual branches, as RWKV-4's ``Block``:
 
-    The compiler's pre-norm and residual wrap the whole thing, so the block returns
-    a + channel_mix(ln(x + a)) with a = time_mix(x): the layer's two residual branches.
+        x = x + time_mix(ln1(x));  x = x + channel_mix(ln2(x))
+
+    so channel mixing reads the residual stream after time mixing. The entry has
+    ``residual=False``: the block owns its two LayerNorms and residual adds (the model's ``norm``
+    does not apply to it). ``layer_idx`` / ``n_layers`` (the compiler passes the model's number
+    of sequence layers) set RWKV-4's per-layer init of the decays and mixes.
     """
 
     def __init__(
-        self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, ffn_mult: int = 4
+        self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, n_layers: int = 1,
+        ffn_mult: int = 4,
     ):
         super().__init__()
         assert ffn_mult >= 1, f"ffn_mult must be >= 1, got {ffn_mult}"
-        ratio = 0.5  # depth position for the RWKV init; the block does not know the model depth
+        ratio_0_to_1, ratio_1_to_almost0 = rwkv4_ratios(layer_idx, n_layers)
         with seeded_init(seed):
-            self.time_mix = RWKVTimeMix(d_model, ratio)
-            self.norm = nn.LayerNorm(d_model)
-            self.channel_mix = RWKVChannelMix(d_model, ffn_mult * d_model, ratio)
+            self.ln1 = nn.LayerNorm(d_model)
+            self.time_mix = RWKVTimeMix(d_model, ratio_0_to_1, ratio_1_to_almost0)
+            self.ln2 = nn.LayerNorm(d_model)
+            self.channel_mix = RWKVChannelMix(d_model, ffn_mult * d_model, ratio_1_to_almost0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        attended = self.time_mix(x)  # (B, L, D)
-        h = self.norm(x + attended)
-        return attended + self.channel_mix(h, _token_shift(h))
+        x = x + self.time_mix(self.ln1(x))  # (B, L, D)
+        h = self.ln2(x)
+        return x + self.channel_mix(h, _token_shift(h))
 
     def init_state(self, batch_size: int, device=None, dtype=torch.float32):
-        zeros = torch.zeros(batch_size, self.norm.normalized_shape[0], device=device, dtype=dtype)
+        zeros = torch.zeros(batch_size, self.ln1.normalized_shape[0], device=device, dtype=dtype)
         # previous input of time-mix, WKV (num, den, max_log), previous input of channel-mix
         return zeros, (zeros, zeros, torch.full_like(zeros, _NO_HISTORY)), zeros
 
     def step(self, x_t: torch.Tensor, state):
-        previous_x, wkv_state, previous_h = state
-        attended, wkv_state = self.time_mix.step(x_t, previous_x, wkv_state)
-        h = self.norm(x_t + attended)
-        return attended + self.channel_mix(h, previous_h), (x_t, wkv_state, h)
+        previous_a, wkv_state, previous_h = state
+        a = self.ln1(x_t)
+        attended, wkv_state = self.time_mix.step(a, previous_a, wkv_state)
+        x_t = x_t + attended
+        h = self.ln2(x_t)
+        return x_t + self.channel_mix(h, previous_h), (a, wkv_state, h)
 
 
 def rwkv_cost(d_model: int, seq_len: int, params: dict) -> Cost:
     d, hidden = d_model, params["ffn_mult"] * d_model
-    n_params = 5 * d + 4 * d * d + 2 * d + (2 * d + 2 * d * hidden + d * d)
+    layer_norms = 2 * 2 * d  # ln1, ln2 (weight and bias): the block owns them (residual=False)
+    n_params = layer_norms + 5 * d + 4 * d * d + (2 * d + 2 * d * hidden + d * d)
     matmuls = 2 * (4 * d * d + 2 * d * hidden + d * d)
     chunk = min(seq_len, _WKV_CHUNK)
-    # Token-shift mixes (5 x 3 flops), chunked WKV (~8 flops per (query, key) pair in a chunk
-    # plus the state hand-over), sigmoids, layer norm, squared ReLU and gates.
-    flops = matmuls + 15 * d + 8 * chunk * d + 20 * d + 10 * d + 3 * hidden
-    # Kept per token: mixes (5D), k, v, r, wkv (4D), norm (2D), hidden (2F), gates (2D), and the
-    # per-chunk (T, D) weight rows of the WKV.
-    per_token = 5 * d + 4 * d + 2 * d + 2 * hidden + 2 * d + 2 * chunk * d
+    # Two layer norms (5 flops a feature), two residual adds, token-shift mixes (5 x 3 flops),
+    # chunked WKV (~8 flops per (query, key) pair in a chunk plus the state hand-over), sigmoids,
+    # squared ReLU and gates.
+    flops = matmuls + 2 * 5 * d + 2 * d + 15 * d + 8 * chunk * d + 20 * d + 3 * hidden
+    # Kept per token: both norms (2 x 2D), mixes (5D), k, v, r, wkv (4D), hidden (2F), gates (2D),
+    # and the per-chunk (T, D) weight rows of the WKV.
+    per_token = 4 * d + 5 * d + 4 * d + 2 * hidden + 2 * d + 2 * chunk * d
     return Cost(n_params, float(flops), float(seq_len * per_token * FLOAT_BYTES))
 
 
@@ -359,8 +383,11 @@ register(
         name="rwkv",
         family="recurrent",
         title="RWKV-4",
-        description="RWKV-4 layer: token-shift time-mix with a per-channel decaying WKV recurrence "
-        "(computed stably in log space) and a squared-ReLU channel-mix.",
+        description="RWKV-4 layer, both residual branches: x + time_mix(ln1 x), then + channel_mix(ln2 x) "
+        "on the stream after time mixing. Time mix: token shift and a per-channel decaying WKV "
+        "recurrence (computed stably in log space); channel mix: squared ReLU. Owns its two LayerNorms "
+        "(no model pre-norm); decays and mixes start from RWKV-4's per-layer schedule (layer depth / "
+        "number of layers).",
         paper="Peng et al. RWKV: Reinventing RNNs for the Transformer Era. EMNLP Findings 2023. "
         "arXiv:2305.13048",
         params=(Param("ffn_mult", "int", 4, "channel-mix hidden width = ffn_mult * d_model", min=1, max=8),),
@@ -370,6 +397,7 @@ register(
         complexity="O(L)",
         causal=True,
         recurrent=True,
+        residual=False,  # x + att(ln1 x), then + ffn(ln2 x): two branches, inside the block
         check=None,
         tags=("rnn", "linear-time"),
     )

@@ -176,6 +176,96 @@ def test_rwkv_init_spreads_decays_across_channels():
     assert module.time_mix.time_first.mean().item() == pytest.approx(math.log(0.3), abs=0.2)
 
 
+def _rwkv4_reference(module, x):
+    """RWKV-4's Block (BlinkDL/RWKV-LM, RWKV-v4/src/model.py) written from its equations, float64:
+    x = x + att(ln1(x)); x = x + ffn(ln2(x)), with WKV from its definition (``_naive_wkv``)."""
+    p = {name: t.detach().double() for name, t in module.named_parameters()}
+    x = x.double()
+
+    def layer_norm(h, name):
+        return torch.nn.functional.layer_norm(h, h.shape[-1:], p[f"{name}.weight"], p[f"{name}.bias"], 1e-5)
+
+    def shifted(h):  # nn.ZeroPad2d((0, 0, 1, -1)): the previous token, zeros at t = 0
+        return torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
+
+    def mixed(h, mix):
+        return h * mix + shifted(h) * (1 - mix)
+
+    a = layer_norm(x, "ln1")
+    k = mixed(a, p["time_mix.time_mix_k"]) @ p["time_mix.key.weight"].T
+    v = mixed(a, p["time_mix.time_mix_v"]) @ p["time_mix.value.weight"].T
+    r = torch.sigmoid(mixed(a, p["time_mix.time_mix_r"]) @ p["time_mix.receptance.weight"].T)
+    wkv = _naive_wkv(torch.exp(p["time_mix.time_decay"]), p["time_mix.time_first"], k, v)
+    x = x + (r * wkv) @ p["time_mix.output.weight"].T
+    h = layer_norm(x, "ln2")
+    key = torch.relu(mixed(h, p["channel_mix.time_mix_k"]) @ p["channel_mix.key.weight"].T) ** 2
+    gate = torch.sigmoid(mixed(h, p["channel_mix.time_mix_r"]) @ p["channel_mix.receptance.weight"].T)
+    return x + gate * (key @ p["channel_mix.value.weight"].T)
+
+
+@pytest.mark.parametrize("layer_idx, n_layers", [(0, 1), (2, 5)])
+def test_rwkv_equals_the_rwkv4_block(layer_idx, n_layers):
+    """Channel mixing reads the residual stream after time mixing, as RWKV-4's Block."""
+    module = RWKV(16, max_seq_len=32, layer_idx=layer_idx, n_layers=n_layers, seed=3, ffn_mult=2)
+    with torch.no_grad():  # move the LayerNorm affines off (1, 0) so they are checked too
+        for norm in (module.ln1, module.ln2):
+            norm.weight.add_(torch.randn(16, generator=torch.Generator().manual_seed(4)) * 0.3)
+            norm.bias.add_(torch.randn(16, generator=torch.Generator().manual_seed(5)) * 0.3)
+    x = random_tokens(length=13) * 2
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), _rwkv4_reference(module, x).float(), atol=TOL, rtol=TOL)
+    assert_step_matches_forward(module, x)
+
+
+@pytest.mark.parametrize("layer_id, n_layer", [(0, 1), (0, 4), (1, 4), (3, 4), (5, 12)])
+def test_rwkv_init_follows_the_rwkv4_per_layer_schedule(layer_id, n_layer):
+    """RWKV-4's 'fancy init', loop for loop: decay speed, bonus and the time_mix curves of both mixes."""
+    d = 12
+    module = RWKV(d, max_seq_len=32, layer_idx=layer_id, n_layers=n_layer)
+    ratio_0_to_1 = layer_id / (n_layer - 1) if n_layer > 1 else 0.0  # RWKV-4 divides by zero at 1 layer
+    ratio_1_to_almost0 = 1.0 - layer_id / n_layer
+    decay_speed = torch.ones(d)
+    for h in range(d):
+        decay_speed[h] = -5 + 8 * (h / (d - 1)) ** (0.7 + 1.3 * ratio_0_to_1)
+    zigzag = torch.tensor([(i + 1) % 3 - 1 for i in range(d)]) * 0.5
+    x = torch.tensor([i / d for i in range(d)])
+    att, ffn = module.time_mix, module.channel_mix
+    expected = {
+        att.time_decay: decay_speed,
+        att.time_first: torch.ones(d) * math.log(0.3) + zigzag,
+        att.time_mix_k: torch.pow(x, ratio_1_to_almost0),
+        att.time_mix_v: torch.pow(x, ratio_1_to_almost0) + 0.3 * ratio_0_to_1,
+        att.time_mix_r: torch.pow(x, 0.5 * ratio_1_to_almost0),
+        ffn.time_mix_k: torch.pow(x, ratio_1_to_almost0),
+        ffn.time_mix_r: torch.pow(x, ratio_1_to_almost0),
+    }
+    for param, value in expected.items():
+        torch.testing.assert_close(param.detach(), value.float(), atol=1e-6, rtol=1e-6)
+
+
+def test_compiler_and_export_give_rwkv_its_depth_in_the_model(tmp_path):
+    """layer_idx counts sequence layers depth first; n_layers is their number after expanding repeats."""
+    from blocks.compiler import compile_spec
+    from blocks.export import EXPORT_CLASS, to_python
+    from tests.blocks.conftest import make_spec
+    from tests.blocks.test_export_diagram import load_source
+
+    nodes = [{"id": "in", "type": "input"}, {"id": "m", "type": "mlp"},
+             {"id": "r", "type": "repeat", "params": {"times": 3}},
+             {"id": "r.rwkv", "type": "rwkv", "parent": "r", "params": {"ffn_mult": 1}},
+             {"id": "out", "type": "output"}]
+    spec = make_spec(nodes, [["in", "m"], ["m", "r"], ["r", "out"]])
+    model = compile_spec(spec, vocab_size=11)
+    for repetition, layer in enumerate(model.r.layers):
+        expected = RWKV(16, max_seq_len=32, layer_idx=1 + repetition, n_layers=4, seed=1 + repetition, ffn_mult=1)
+        torch.testing.assert_close(layer.r_rwkv.time_mix.time_mix_v, expected.time_mix.time_mix_v)
+        torch.testing.assert_close(layer.r_rwkv.time_mix.time_decay, expected.time_mix.time_decay)
+    exported = getattr(load_source(to_python(spec, 11), tmp_path, "exported_rwkv"), EXPORT_CLASS)()
+    for name, tensor in model.state_dict().items():  # blocks are seeded: the same initial weights
+        if ".r_rwkv." in name:
+            torch.testing.assert_close(exported.state_dict()[name], tensor, msg=name)
+
+
 def test_check_reports_cross_field_problems():
     assert check_fields("retnet", 16, 32, {"heads": 3}) == ["heads"]
     assert check_fields("retnet", 18, 32, {"heads": 2, "rotary": True}) == ["rotary"]
