@@ -1,5 +1,6 @@
 """Accounts API: sign up, log in / out (session, with CSRF), token for scripts, me, user pages.
 
+Failed logins are counted per account, never per address (``composer.accounts.throttling``).
 The browser uses the session: ``GET /api/auth/csrf/`` sets the CSRF cookie, then every unsafe
 request sends it back in ``X-CSRFToken``. Scripts and the CLI ``POST /api/auth/token/`` with a
 username and password and then send ``Authorization: Token <key>`` (no CSRF needed).
@@ -18,11 +19,13 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
 from composer.accounts.services import user_create, user_token
+from composer.accounts.throttling import login_failed, login_locked_for, login_succeeded
 from composer.core.api import ApiPagination, ApiView, SignupRateThrottle
 from composer.graphs.apis import GraphSummaryOutput, graph_summaries
 from composer.graphs.selectors import user_public_graphs
 
 INVALID_CREDENTIALS = "Invalid username or password."
+ACCOUNT_LOCKED = "Too many failed logins for this account."
 
 
 class UserOutput(serializers.Serializer):
@@ -42,11 +45,19 @@ class CredentialsInput(serializers.Serializer):
 
 
 def _authenticate(request, data) -> object:
+    """The user these credentials name, counted per account (``throttling``): while the account is
+    locked out the password is not even checked."""
     serializer = CredentialsInput(data=data)
     serializer.is_valid(raise_exception=True)
+    username = serializer.validated_data["username"]
+    wait = login_locked_for(username)
+    if wait:
+        raise exceptions.Throttled(wait=wait, detail=ACCOUNT_LOCKED)
     user = authenticate(request._request, **serializer.validated_data)
     if user is None or not user.is_active:
+        login_failed(username)
         raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS)
+    login_succeeded(username)
     return user
 
 
@@ -91,6 +102,7 @@ class SignupApi(ApiView):
 class LoginApi(ApiView):
     permission_classes = [permissions.AllowAny]
     authentication_classes = []  # logging in must work whatever session the browser had before
+    throttle_classes = []  # per account instead (``_authenticate``): a shared address never locks anyone out
 
     @extend_schema(request=CredentialsInput, responses={200: UserOutput}, summary="Log in (session cookie)")
     def post(self, request):
@@ -112,6 +124,7 @@ class TokenApi(ApiView):
     """A logged-in user gets their token as is; a script posts its username and password."""
 
     permission_classes = [permissions.AllowAny]
+    throttle_classes = []  # per account, as logging in
 
     @extend_schema(
         request=CredentialsInput,

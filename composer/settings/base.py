@@ -148,7 +148,15 @@ COMPOSER_RUNS_DIR = Path(os.environ.get("COMPOSER_RUNS_DIR", VAR_DIR / "runs"))
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
 ]
+# Failed logins per account (composer.accounts.throttling): this many are free, then each locks the
+# account's logins for a window that doubles from the base up to the max; failures are forgotten
+# after the memory (and on a successful login).
+COMPOSER_LOGIN_FREE_ATTEMPTS = int(os.environ.get("COMPOSER_LOGIN_FREE_ATTEMPTS", 5))
+COMPOSER_LOGIN_LOCKOUT_BASE_SECONDS = float(os.environ.get("COMPOSER_LOGIN_LOCKOUT_BASE_SECONDS", 1))
+COMPOSER_LOGIN_LOCKOUT_MAX_SECONDS = float(os.environ.get("COMPOSER_LOGIN_LOCKOUT_MAX_SECONDS", 900))
+COMPOSER_LOGIN_FAILURE_MEMORY_SECONDS = int(os.environ.get("COMPOSER_LOGIN_FAILURE_MEMORY_SECONDS", 24 * 3600))
 LOGIN_URL = "/login"
 
 REST_FRAMEWORK = {
