@@ -116,13 +116,16 @@ def test_compare_highlights_the_lr_and_draws_one_point_eval_series(user_page):
     pg.screenshot(path=str(SHOTS / "screenshot-compare.png"), full_page=True)
 
 
-def test_a_run_stopped_by_its_token_budget_says_so(user_page):
+def test_a_run_stopped_by_its_budget_says_so(user_page):
     pg = user_page
     graph_id = tiny_graph(pg)
     # 2 x 16 tokens a step: the budget ends the run after step 3 of 200.
     run_id = launch(pg, graph_id, steps=200, max_tokens=3 * 2 * 16)
-    (run,) = wait_finished(pg, run_id)
+    # One second of training, far short of its steps.
+    timed_id = launch(pg, graph_id, steps=20_000, max_seconds=1)  # the per-run limit of steps
+    run, timed = wait_finished(pg, run_id, timed_id)
     assert run["final_metrics"]["stopped"] == "tokens" and run["final_metrics"]["steps"] == 3
+    assert timed["final_metrics"]["stopped"] == "time"
 
     pg.goto(f"/runs/{run_id}")
     status = pg.get_by_test_id("run-status")
@@ -131,6 +134,12 @@ def test_a_run_stopped_by_its_token_budget_says_so(user_page):
     expect(pg.get_by_test_id("run-status-detail")).to_have_text("stopped by token budget at step 3/200")
     # Not the green of a run that completed its steps.
     assert status.evaluate("el => getComputedStyle(el).backgroundColor") != "rgb(223, 245, 232)"
+
+    pg.goto(f"/runs/{timed_id}")
+    expect(pg.get_by_test_id("run-status")).to_have_text("time budget")
+    steps = timed["final_metrics"]["steps"]
+    expect(pg.get_by_test_id("run-status-detail")).to_have_text(f"stopped by time budget at step {steps}/20000")
+    expect(pg.get_by_test_id("run-result")).to_contain_text("time budget")
 
 
 def test_the_editor_keeps_the_live_run_in_view_and_lists_the_graphs_runs(user_page):

@@ -32,6 +32,11 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
   const graphId = useEditor((s) => s.meta.id)
   const live = useRef<HTMLDivElement>(null)
 
+  // Another graph opened in the editor (a fork, say): the run shown was the previous graph's.
+  useEffect(() => {
+    setRun((r) => (r?.graph && graphId != null && String(r.graph.id) !== String(graphId) ? null : r))
+  }, [graphId])
+
   // Keep the run in view: after Launch (or a pick from the history) the panel scrolls to it.
   useEffect(() => {
     if (run) live.current?.scrollIntoView({ block: 'start' })

@@ -3,6 +3,9 @@ import { useMemo, useState } from 'react'
 import { cancelRun } from '../api'
 import { formatCount, formatNumber, formatSeconds } from '../lib/format'
 
+const STOP_WORDS: Record<string, string> = {
+  steps: 'its steps', time: 'time budget', tokens: 'token budget', target: 'target accuracy', cancelled: 'cancel', diverged: 'divergence',
+}
 const RESULT_FORMATS: [string, string, (v: unknown) => string][] = [
   ['final_train_loss', 'final train loss', (v) => formatNumber(v)],
   ['final_eval_loss', 'final eval loss', (v) => formatNumber(v)],
@@ -11,7 +14,7 @@ const RESULT_FORMATS: [string, string, (v: unknown) => string][] = [
   ['tokens_per_s', 'tokens/s', (v) => formatCount(v as number)],
   ['wall_seconds', 'wall time', (v) => formatSeconds(v as number)],
   ['steps', 'steps', (v) => formatNumber(v)],
-  ['stopped', 'stopped by', (v) => String(v)],
+  ['stopped', 'stopped by', (v) => STOP_WORDS[String(v)] ?? String(v)],
 ]
 import type { Run } from '../types'
 import { LineChart } from './LineChart'
