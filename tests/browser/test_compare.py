@@ -104,6 +104,17 @@ def test_compare_highlights_the_lr_and_draws_one_point_eval_series(user_page):
     expect(tip).to_be_visible()
     expect(tip).to_contain_text(re.compile(r"step \d"))
 
+    # A run that differs from the first only by its seed: drawn as their mean with a band.
+    reseeded = launch(pg, graph_id, lr=1e-3, seed=1)
+    wait_finished(pg, reseeded)
+    pg.goto(f"/compare?ids={slow},{reseeded},{fast}")
+    expect(pg.get_by_test_id("compare-aggregate")).to_be_checked()
+    expect(pg.get_by_test_id("compare-train")).to_have_attribute("data-series-counts", "4,4")
+    expect(pg.get_by_test_id("compare-train")).to_contain_text("mean of 2 seeds")
+    expect(pg.get_by_test_id("col-seed")).to_have_attribute("data-differs", "true")
+    pg.get_by_test_id("compare-aggregate").uncheck()
+    expect(pg.get_by_test_id("compare-train")).to_have_attribute("data-series-counts", "4,4,4")
+
     # Another task setting gets its own panels and a notice.
     other = launch(pg, graph_id, task_params={**TINY_TASK, "num_kv_pairs": 1})
     wait_finished(pg, other)
