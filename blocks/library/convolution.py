@@ -337,12 +337,14 @@ class H3(nn.Module):
     shift(K)_i V_j (p x p channels), runs it through the head's diagonal SSM (one kernel
     shared by the head's p^2 channels, plus skip D), and contracts with Q_i:
     y_j = sum_i Q_i SSM(shift(K)_i V_j). The shift filter's tap 0 already gives K a skip
-    path, so H3's separate D for the shift SSM is not repeated here.
+    path, so H3's separate D for the shift SSM is not repeated here. ``heads=0`` (the default)
+    means d_model heads of head_dim 1, with d_state 64: the reference's defaults.
     """
 
     def __init__(self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0,
-                 heads: int = 8, d_state: int = 16):
+                 heads: int = 0, d_state: int = 64):
         super().__init__()
+        heads = h3_heads(d_model, {"heads": heads})
         assert d_model % heads == 0, f"heads ({heads}) must divide d_model ({d_model})"
         self.d_model, self.heads, self.head_dim = d_model, heads, d_model // heads
         self.d_state, self.layer_idx = d_state, layer_idx
@@ -393,15 +395,21 @@ class H3(nn.Module):
 
 
 H3_PARAMS = (
-    Param("heads", "int", 8, "Heads; head_dim = d_model / heads and each head mixes head_dim^2 "
-          "key-value channels (cost grows with head_dim).", min=1, max=4096),
-    Param("d_state", "int", 16, "State size N of the diagonal SSM (N/2 complex modes) and the "
-          "length of the shift filter on K. Even.", min=2, max=256),
+    Param("heads", "int", 0, "Heads; head_dim = d_model / heads and each head mixes head_dim^2 "
+          "key-value channels (cost grows with head_dim). 0: d_model heads of head_dim 1, as the "
+          "paper's reference (head_dim 1).", min=0, max=4096),
+    Param("d_state", "int", 64, "State size N of the diagonal SSM (N/2 complex modes) and the "
+          "length of the shift filter on K (the paper's 64). Even.", min=2, max=256),
 )
 
 
+def h3_heads(d_model: int, params: dict) -> int:
+    """The number of heads: ``heads``, or d_model (head_dim 1) when it is 0."""
+    return params["heads"] or d_model
+
+
 def h3_cost(d_model: int, seq_len: int, params: dict) -> Cost:
-    d, heads, n = d_model, params["heads"], params["d_state"]
+    d, heads, n = d_model, h3_heads(d_model, params), params["d_state"]
     p = max(1, d // heads)
     channels = heads * p * p  # key-value channels = d_model * head_dim
     count = 4 * (d * d + d) + d * n + heads * (2 * n + 2)  # 4 linears, shift taps, SSM (dt, A, C, D)
@@ -424,12 +432,13 @@ def h3_cost(d_model: int, seq_len: int, params: dict) -> Cost:
 def h3_state(d_model: int, seq_len: int, params: dict) -> float:
     """Fixed: H3's long convolution is a diagonal SSM, so it decodes recurrently. The shift filter's
     window (d_state - 1 inputs per channel) and d_state/2 complex modes per key-value channel."""
-    n, p = params["d_state"], max(1, d_model // params["heads"])
-    return float((d_model * (n - 1) + params["heads"] * p * p * n) * BYTES_PER_FLOAT)
+    n, heads = params["d_state"], h3_heads(d_model, params)
+    p = max(1, d_model // heads)
+    return float((d_model * (n - 1) + heads * p * p * n) * BYTES_PER_FLOAT)
 
 
 def h3_check(d_model: int, max_seq_len: int, params: dict):
-    if d_model % params["heads"]:
+    if d_model % h3_heads(d_model, params):
         yield "heads", f"heads ({params['heads']}) must divide d_model ({d_model})"
     if params["d_state"] % 2:
         yield "d_state", f"d_state ({params['d_state']}) must be even (complex conjugate pairs)"
@@ -441,7 +450,9 @@ register(
         family="convolution",
         title="H3 (Hungry Hungry Hippos)",
         description="Q * diagonal SSM(shift SSM(K) * V): two SSMs and multiplicative gates that "
-        "recall and compare tokens, computed by FFT.",
+        "recall and compare tokens, computed by FFT. Defaults are the reference's: head_dim 1 (heads 0 "
+        "= d_model heads) and d_state 64, so the SSM runs over d_model key-value channels, not "
+        "d_model * head_dim.",
         paper="Fu, Dao et al. 2023, Hungry Hungry Hippos: Towards Language Modeling with State Space Models",
         params=H3_PARAMS,
         build=H3,

@@ -156,14 +156,14 @@ def test_shift_filter_is_a_causal_fir_of_d_state_taps():
     assert (response[..., 6:] == 0).all(), "the shift SSM forgets after d_state steps"
 
 
-@pytest.mark.parametrize("params", [{"heads": 8}, {"heads": 2, "d_state": 4}, {"heads": 1, "d_state": 2}])
+@pytest.mark.parametrize("params", [{}, {"heads": 2, "d_state": 4}, {"heads": 1, "d_state": 2}])
 def test_h3_forward_equals_direct_reference(params):
     module = build("h3", **params)
     x = torch.randn(B, L, D)
     assert torch.allclose(module(x), h3_reference(module, x), atol=1e-5)
 
 
-@pytest.mark.parametrize("params", [{"heads": 8}, {"heads": 2, "d_state": 4}, {"heads": 1, "d_state": 32}])
+@pytest.mark.parametrize("params", [{}, {"heads": 2, "d_state": 4}, {"heads": 1, "d_state": 32}])
 def test_h3_step_by_step_equals_forward(params):
     module = build("h3", **params)
     x = torch.randn(B, L, D)
@@ -196,6 +196,24 @@ def test_h3_check_reports_heads_and_odd_state():
     assert list(entry.check(D, L, entry.defaults())) == []
     fields = [f for f, _ in entry.check(12, L, entry.resolve_params({"heads": 8, "d_state": 5}))]
     assert fields == ["heads", "d_state"]
+
+
+def test_h3_defaults_are_the_references_head_dim_1_and_d_state_64():
+    """Fu, Dao et al.'s H3 defaults: head_dim 1 (d_model heads) and d_state 64, at any width."""
+    entry = get_block("h3")
+    for d_model in (8, 12, 24):
+        module = entry.build(d_model=d_model, max_seq_len=MAX_LEN, **entry.defaults())
+        assert (module.heads, module.head_dim, module.d_state) == (d_model, 1, 64)
+        assert list(entry.check(d_model, L, entry.defaults())) == []
+        explicit = entry.resolve_params({"heads": d_model})
+        assert entry.cost(d_model, 256, entry.defaults()) == entry.cost(d_model, 256, explicit)
+        assert entry.state(d_model, 256, entry.defaults()) == entry.state(d_model, 256, explicit)
+    torch.manual_seed(0)
+    default = entry.build(d_model=D, max_seq_len=MAX_LEN, **entry.defaults())
+    torch.manual_seed(0)
+    explicit = entry.build(d_model=D, max_seq_len=MAX_LEN, **entry.resolve_params({"heads": D, "d_state": 64}))
+    x = torch.randn(B, L, D)
+    assert torch.equal(default(x), explicit(x))
 
 
 def test_h3_registry_entry():
