@@ -1,1 +1,68 @@
-"""Functional ops: plain tensor functions with parallel and step-by-step recurrent forms."""
+"""Functional ops: plain tensor functions with parallel and step-by-step recurrent forms.
+
+The contract (DESIGN.md) names them as functions of the package: ``from blocks.ops import
+selective_scan``. The package attributes ``selective_scan``, ``linear_attention`` and ``retention``
+are therefore the functions, not the modules of the same names; reach a module itself with
+``from blocks.ops.selective_scan import ...`` or ``importlib.import_module("blocks.ops.selective_scan")``
+(``import blocks.ops.selective_scan as m`` would give the function).
+"""
+from blocks.ops.attention_masks import (
+    bigbird_block_layout,
+    bigbird_block_mask,
+    bigbird_dense_mask,
+    causal_dense_mask,
+    sample_distinct,
+    sliding_window_block_mask,
+    sliding_window_dense_mask,
+)
+from blocks.ops.diag_ssm import diag_ssm_init_state, diag_ssm_step, fft_causal_conv, zoh_kernel, zoh_step_params
+from blocks.ops.linear_attention import (
+    linear_attention,
+    linear_attention_chunked,
+    linear_attention_init_state,
+    linear_attention_naive,
+    linear_attention_recurrent,
+    linear_attention_step,
+)
+from blocks.ops.retention import (
+    retention,
+    retention_chunkwise,
+    retention_decays,
+    retention_init_state,
+    retention_recurrent,
+    retention_step,
+)
+from blocks.ops.rotary import apply_rotary, rotary_cos_sin
+from blocks.ops.selective_scan import selective_scan, selective_scan_ref, selective_scan_step
+
+__all__ = [
+    "apply_rotary",
+    "bigbird_block_layout",
+    "bigbird_block_mask",
+    "bigbird_dense_mask",
+    "causal_dense_mask",
+    "diag_ssm_init_state",
+    "diag_ssm_step",
+    "fft_causal_conv",
+    "linear_attention",
+    "linear_attention_chunked",
+    "linear_attention_init_state",
+    "linear_attention_naive",
+    "linear_attention_recurrent",
+    "linear_attention_step",
+    "retention",
+    "retention_chunkwise",
+    "retention_decays",
+    "retention_init_state",
+    "retention_recurrent",
+    "retention_step",
+    "rotary_cos_sin",
+    "sample_distinct",
+    "selective_scan",
+    "selective_scan_ref",
+    "selective_scan_step",
+    "sliding_window_block_mask",
+    "sliding_window_dense_mask",
+    "zoh_kernel",
+    "zoh_step_params",
+]

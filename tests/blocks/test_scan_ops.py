@@ -3,6 +3,8 @@
 Covers blocks/ops/selective_scan.py, blocks/ops/diag_ssm.py and blocks/ops/retention.py.
 Tiny float32 tensors, seeded; tolerances are explicit.
 """
+import importlib
+import inspect
 import math
 
 import pytest
@@ -23,8 +25,10 @@ from blocks.ops.retention import (
     retention_recurrent,
     retention_step,
 )
-import blocks.ops.selective_scan as selective_scan_module
 from blocks.ops.selective_scan import selective_scan, selective_scan_ref, selective_scan_step
+
+# The module itself: ``import blocks.ops.selective_scan as m`` gives the package's function of that name.
+selective_scan_module = importlib.import_module("blocks.ops.selective_scan")
 
 TOL = 1e-5
 
@@ -346,3 +350,27 @@ def test_retention_is_causal_and_has_finite_gradients():
     torch.testing.assert_close(changed[:, :6], out[:, :6].detach(), atol=TOL, rtol=TOL)
     out.square().sum().backward()
     assert torch.isfinite(k.grad).all() and k.grad[:, 6:].abs().sum() > 0
+
+
+OPS_MODULES = ("attention_masks", "diag_ssm", "linear_attention", "retention", "rotary", "selective_scan")
+
+
+def test_the_package_exports_every_public_function_of_its_modules():
+    """DESIGN.md: ``from blocks.ops import selective_scan`` (and linear_attention, retention) are functions."""
+    import blocks.ops
+    from blocks.ops import linear_attention as linear_attention_op
+    from blocks.ops import retention as retention_op
+    from blocks.ops import selective_scan as selective_scan_op
+
+    assert selective_scan_op is selective_scan and retention_op is retention
+    assert linear_attention_op is importlib.import_module("blocks.ops.linear_attention").linear_attention
+    public = set()
+    for name in OPS_MODULES:
+        module = importlib.import_module(f"blocks.ops.{name}")
+        public |= {n for n, f in vars(module).items()
+                   if inspect.isfunction(f) and f.__module__ == module.__name__ and not n.startswith("_")}
+    assert public == set(blocks.ops.__all__)
+    assert all(inspect.isfunction(getattr(blocks.ops, n)) for n in blocks.ops.__all__)
+    u, delta, A, B, C, _, _, _ = _scan_inputs(length=5)
+    torch.testing.assert_close(blocks.ops.selective_scan(u, delta, A, B, C), selective_scan_ref(u, delta, A, B, C),
+                               atol=TOL, rtol=TOL)
