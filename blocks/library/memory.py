@@ -237,11 +237,16 @@ register(BlockType(
 # ----------------------------------------------------------------------------- key-value memory
 
 class KeyValueMemory(nn.Module):
-    """A read head over a learned key-value memory (Memory Networks / NTM content addressing).
+    """A read-only head over learned key-value slots: the persistent memory vectors of
+    Sukhbaatar et al. 2019's all-attention layer, attended on their own.
 
     Each head's query, made from the token, is compared with ``slots`` learned keys; the
-    softmax weights read the learned values. It looks at no other position, so it is
-    causal and its step is the same computation on one token.
+    softmax weights read the learned values (the key-value read of End-To-End Memory
+    Networks, with learned slots instead of a story). Nothing writes to the slots at run time
+    (no NTM/DNC write or erase, only gradient updates), and it looks at no other position:
+    a position-wise layer, like a feed-forward layer with a softmax over its hidden units, so
+    it is causal and its step is the same computation on one token. Unlike Lample et al.
+    2019's product-key memory it scores every slot densely (no product keys, no top-k).
     """
 
     def __init__(self, d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0,
@@ -285,9 +290,13 @@ def kv_memory_check(d_model: int, max_seq_len: int, p: dict):
 register(BlockType(
     name="kv_memory",
     family="memory",
-    title="Key-value memory",
-    description="Content-addressed read of a learned key-value memory: softmax over slot keys, weighted sum of values.",
-    paper="Sukhbaatar et al. 2015, End-To-End Memory Networks; Graves et al. 2014, Neural Turing Machines",
+    title="Persistent key-value memory (read-only)",
+    description="Each token's multi-head query reads a set of learned key-value slots: softmax over the slot "
+    "keys, weighted sum of the slot values. The slots are parameters (persistent memory, as the "
+    "all-attention layer's persistent vectors without the context keys): read-only at run time, "
+    "position-wise, no state. Not a writable NTM/DNC memory; dense, not product-key top-k.",
+    paper="Sukhbaatar et al. 2019, Augmenting Self-attention with Persistent Memory, arXiv:1907.01470 "
+    "(persistent vectors); key-value read as in Sukhbaatar et al. 2015, End-To-End Memory Networks",
     params=(
         HEADS_PARAM,
         Param("slots", "int", 64, "Memory slots per head (learned key and value each).", min=1, max=65536),

@@ -161,6 +161,22 @@ def test_kv_memory_is_a_softmax_read_of_learned_values():
     torch.testing.assert_close(module(x), module.out_proj(weights @ module.memory_values[0]), atol=1e-5, rtol=1e-5)
 
 
+def test_kv_memory_is_read_only_and_position_wise_and_says_so():
+    """Its slots are parameters nothing writes at run time, and each position reads on its own:
+    the entry describes it as such (issue 14: it cited NTM)."""
+    module = build("kv_memory", {"heads": 2, "slots": 6})
+    x = data()
+    slots = (module.memory_keys.detach().clone(), module.memory_values.detach().clone())
+    with torch.no_grad():
+        whole = module(x)
+        one_by_one = torch.stack([module(x[:, t:t + 1])[:, 0] for t in range(x.shape[1])], dim=1)
+    torch.testing.assert_close(whole, one_by_one, atol=1e-6, rtol=1e-6)
+    assert torch.equal(module.memory_keys, slots[0]) and torch.equal(module.memory_values, slots[1])
+    entry = get_block("kv_memory")
+    assert "Turing" not in entry.paper and "read-only" in entry.title and "Persistent Memory" in entry.paper
+    assert entry.state(D, L, entry.defaults()) == 0
+
+
 def test_kv_memory_with_identical_keys_reads_the_mean_value():
     module = build("kv_memory", {"heads": 2, "slots": 6})
     with torch.no_grad():
