@@ -117,6 +117,8 @@ class RunListApi(RunApiBase):
         user = serializers.IntegerField(required=False, min_value=1)
         task = serializers.CharField(required=False, max_length=64)
         status = serializers.ChoiceField(required=False, choices=RunStatus.choices)
+        standalone = serializers.BooleanField(required=False, default=False,
+                                              help_text="Only runs launched on their own, not as a report card's.")
 
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
@@ -124,6 +126,8 @@ class RunListApi(RunApiBase):
         data = filters.validated_data
         runs = run_list(user=request.user, graph_id=data.get("graph"), user_id=data.get("user"),
                         task=data.get("task"), status=data.get("status"))
+        if data["standalone"]:
+            runs = runs.filter(card__isnull=True)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(RunOutputSerializer(page, many=True).data)

@@ -202,7 +202,8 @@ export interface LaunchBody {
 }
 export const launchRun = async (graphId: string | number, { hparams, ...body }: LaunchBody) =>
   normRun(await post(`/api/graphs/${graphId}/runs/`, { ...hparams, ...body }))
-export const listRuns = async (filter: { graph?: string | number; task?: string; status?: string } = {}) =>
+/** `standalone`: leave report cards' runs out. */
+export const listRuns = async (filter: { graph?: string | number; task?: string; status?: string; standalone?: boolean } = {}) =>
   items<any>(await get(`/api/runs/${qs(filter)}`)).map(normRun)
 export const getRun = async (id: string | number) => normRun(await get(`/api/runs/${id}/`))
 export const cancelRun = async (id: string | number) => normRun(await post(`/api/runs/${id}/cancel/`))

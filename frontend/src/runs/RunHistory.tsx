@@ -1,4 +1,4 @@
-// The runs of one graph in the editor's run panel: status, task, key metric and a sparkline of the
+// The runs of one graph in the editor's run panel (launched on their own; a report card's are on its page): status, task, key metric and a sparkline of the
 // train loss; clicking one shows it live in the panel without leaving the editor. The newest ten
 // runs, their curves in one GET /api/runs/compare/; refreshed while any of them is active.
 import { useEffect, useState } from 'react'
@@ -30,7 +30,7 @@ export function RunHistory({ graphId, activeId, onPick, refresh }: Props) {
     let timer: ReturnType<typeof setTimeout> | undefined
     const load = async () => {
       try {
-        const list = (await listRuns({ graph: graphId })).slice(0, SHOWN)
+        const list = (await listRuns({ graph: graphId, standalone: true })).slice(0, SHOWN)
         if (stopped) return
         setRuns(list)
         if (list.length) {
