@@ -1,6 +1,7 @@
-// The runs of one graph in the editor's run panel (launched on their own; a report card's are on its page): status, task, key metric and a sparkline of the
-// train loss; clicking one shows it live in the panel without leaving the editor. The newest ten
-// runs, their curves in one GET /api/runs/compare/; refreshed while any of them is active.
+// The runs of one graph in the editor's run panel (launched on their own; a report card's runs are
+// on its page): status, task, key metric and a sparkline of the train loss; clicking one shows it
+// live in the panel without leaving the editor. The newest ten runs, their curves in one
+// GET /api/runs/compare/; refreshed while any of them is active.
 import { useEffect, useState } from 'react'
 import { compareRuns, listRuns } from '../api'
 import { formatNumber } from '../lib/format'
