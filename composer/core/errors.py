@@ -1,19 +1,33 @@
-"""One exception handler for the API: every error is JSON ``{"message", "extra"}`` with a 4xx status.
+"""One exception handler for the API: every error is JSON ``{"message", "extra"}`` with a 4xx status
+(or 503 when a service the request needs is down).
 
 Domain errors raised by services (``ApplicationError``) carry their own message and ``extra``;
 DRF and Django errors are mapped here too, so no view formats an error body itself. Field errors
 name the field in the message (``"Invalid input: spec.nodes[0].id: This field is required."``)
 and list every field under ``extra.fields``.
+
+A service that is down answers 503 naming it in ``extra.unavailable``: Redis holds the throttle
+counters (every throttled write and login), the Celery broker and the live channel layer, so a
+Redis connection error anywhere in a request (``redis`` or ``kombu``'s) becomes
+``{"message": "Redis is unavailable ...", "extra": {"unavailable": "redis"}}`` instead of a 500.
+Reads that need only the database never touch it and keep working.
 """
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 INVALID_INPUT = "Invalid input"
 
@@ -29,6 +43,24 @@ class ApplicationError(Exception):
         self.extra = extra or {}
         if status_code is not None:
             self.status_code = status_code
+
+
+REDIS = "redis"
+SERVICE_UNAVAILABLE = "{part} is unavailable right now; this request needs it. Try again shortly."
+RETRY_AFTER_SECONDS = 5
+# A Redis outage as each client library reports it: the cache and channel layer (redis-py), the
+# Celery broker (kombu).
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, BrokerError)
+
+
+class ServiceUnavailable(ApplicationError):
+    """503: a part the request needs (``part``, e.g. "redis") is down; ``extra.unavailable`` names it."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+    def __init__(self, part: str):
+        super().__init__(SERVICE_UNAVAILABLE.format(part=part.capitalize()),
+                         {"unavailable": part, "retry_after_seconds": RETRY_AFTER_SECONDS})
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -67,8 +99,14 @@ def field_errors_body(errors) -> dict:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, REDIS_DOWN):
+        logger.warning("request refused, redis is down: %s", exc)
+        exc = ServiceUnavailable(REDIS)
     if isinstance(exc, ApplicationError):
-        return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
+        response = Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
+        if isinstance(exc, ServiceUnavailable):
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
@@ -91,3 +129,13 @@ def exception_handler(exc, context):
             body["extra"]["retry_after_seconds"] = int(exc.wait)
     response.data = body
     return response
+
+
+def csrf_failure(request, reason: str = ""):
+    """``CSRF_FAILURE_VIEW``: an API request refused by Django's CSRF check (the views that log in
+    or sign up) gets the API's JSON error, a page gets Django's own."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"message": f"CSRF Failed: {reason}", "extra": {"reason": reason}}, status=403)
+    from django.views.csrf import csrf_failure as page
+
+    return page(request, reason=reason)

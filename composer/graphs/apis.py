@@ -18,7 +18,7 @@ from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 
 from composer.core.api import ApiPagination, ApiView, optional_import
-from composer.core.errors import ApplicationError
+from composer.core.errors import REDIS_DOWN, ApplicationError
 from composer.graphs import selectors, services
 from composer.graphs.diff import spec_diff
 from composer.graphs.models import Graph, GraphVersion, Visibility
@@ -448,7 +448,7 @@ def _diagram_bytes(graph: Graph, fmt: str) -> bytes:
     """The rendered diagram of the graph's current version, cached per version and format."""
     latest = graph.latest_version
     key = f"composer:diagram:{graph.pk}:{latest.number if latest else 0}:{fmt}"
-    cached = cache.get(key)
+    cached = _cache_or_none(cache.get, key)
     if cached is not None:
         return cached
     diagram = optional_import("blocks.diagram")
@@ -464,8 +464,17 @@ def _diagram_bytes(graph: Graph, fmt: str) -> bytes:
                 {"errors": validate_graph_spec(graph.spec).errors},
             )
         raise ApplicationError("The diagram renderer is not available on this server.", status_code=503)
-    cache.set(key, data, DIAGRAM_CACHE_SECONDS)
+    _cache_or_none(cache.set, key, data, DIAGRAM_CACHE_SECONDS)
     return data
+
+
+def _cache_or_none(call, *args):
+    """A cache call that may fail: a diagram is a read, so it is drawn uncached while Redis is down."""
+    try:
+        return call(*args)
+    except REDIS_DOWN as error:
+        logger.warning("diagram cache unavailable: %s", error)
+        return None
 
 
 class GraphDiagramApi(ApiView):

@@ -120,6 +120,8 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "composer-cache",
         "TIMEOUT": 3600,
+        # Fail fast when Redis is down or unreachable: the API answers 503 naming it.
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
     }
 }
 
@@ -158,6 +160,7 @@ COMPOSER_LOGIN_LOCKOUT_BASE_SECONDS = float(os.environ.get("COMPOSER_LOGIN_LOCKO
 COMPOSER_LOGIN_LOCKOUT_MAX_SECONDS = float(os.environ.get("COMPOSER_LOGIN_LOCKOUT_MAX_SECONDS", 900))
 COMPOSER_LOGIN_FAILURE_MEMORY_SECONDS = int(os.environ.get("COMPOSER_LOGIN_FAILURE_MEMORY_SECONDS", 24 * 3600))
 LOGIN_URL = "/login"
+CSRF_FAILURE_VIEW = "composer.core.errors.csrf_failure"  # JSON for the API
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,6 +1,6 @@
 """Settings for pytest: the environment's database and Redis, a fast password hasher, no throttling noise."""
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, REST_FRAMEWORK, VAR_DIR
+from .base import DATABASES, REST_FRAMEWORK, VAR_DIR, env_bool
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "10000/min", "signup": "10000/min", "runs": "10000/min"}}
@@ -10,4 +10,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
 # Each test process keeps its own cache: throttle counters must not leak between test runs.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# COMPOSER_TEST_REDIS_CACHE=1 keeps base's Redis cache (servers started by the Redis-down tests).
+if not env_bool("COMPOSER_TEST_REDIS_CACHE", False):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
