@@ -198,7 +198,7 @@ function ComparePanel({ runs, steps, opts, colorOf, title }: PanelProps) {
         {charts.map((c) => (
           <LineChart key={`${c.key}:${c.series.map((s) => s.label).join('|')}`} title={c.title} series={c.series} data={c.data}
             version={version} xLabel={unit} xFormat={X_FORMAT[opts.axis]} yLabel={c.yLabel} yRange={c.range}
-            yFormat={c.range ? percent : undefined} testid={c.testid} bands={c.bands} hint={hint} xIntegers={opts.axis === 'step'} />
+            yFormat={c.range ? percent : undefined} testid={c.testid} bands={c.bands} hint={hint} xIntegers={opts.axis === 'step'} legendValues={false} />
         ))}
       </div>
     </section>

@@ -50,6 +50,8 @@ interface LineChartProps {
   compact?: boolean
   /** x is a count (steps, tokens): whole-number ticks only. */
   xIntegers?: boolean
+  /** Values under the cursor in the legend too (the tooltip always has them). */
+  legendValues?: boolean
 }
 
 const AXIS = { stroke: '#5b6472', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#d5d9e0' } }
@@ -169,7 +171,7 @@ function bandsPlugin(bands: { current: Band[] | undefined }): uPlot.Plugin {
 }
 
 export const LineChart = memo(function LineChart({
-  title, series, data, version, xLabel = 'step', xFormat, yLabel, yRange, yFormat, logY, height = 240, testid, bands, hint, compact = false, xIntegers = false,
+  title, series, data, version, xLabel = 'step', xFormat, yLabel, yRange, yFormat, logY, height = 240, testid, bands, hint, compact = false, xIntegers = false, legendValues = true,
 }: LineChartProps) {
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
@@ -197,7 +199,7 @@ export const LineChart = memo(function LineChart({
         { ...AXIS, label: xLabel, values: tickValues, space: 60, ...(xIntegers ? { incrs: INTEGER_INCRS } : {}) },
         { ...AXIS, label: yLabel, values: tickValues, space: compact ? 16 : 24, size: 60 },
       ],
-      legend: { live: !compact },
+      legend: { live: legendValues && !compact },
       cursor: { drag: { x: true, y: false }, dataIdx: (u, seriesIdx, closestIdx) => nearestValue(u, seriesIdx, closestIdx) },
       series: [
         { label: xLabel },
@@ -218,7 +220,7 @@ export const LineChart = memo(function LineChart({
     const ro = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(200, el.clientWidth), height }))
     ro.observe(el)
     return () => { ro.disconnect(); plot.current?.destroy(); plot.current = null }
-  }, [key, height, xLabel, yLabel, logY, yRange?.[0], yRange?.[1], compact, xIntegers])
+  }, [key, height, xLabel, yLabel, logY, yRange?.[0], yRange?.[1], compact, xIntegers, legendValues])
 
   useEffect(() => {
     plot.current?.setData(data as uPlot.AlignedData)
