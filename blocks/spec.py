@@ -239,11 +239,23 @@ def complexity_rank(text: str) -> int:
 # ---- validation ------------------------------------------------------------------------------
 
 
+# Over the node limit the graph is still checked (up to this many times the limit: past it, only the
+# one error, so a 2 MB body costs no seconds of checking), listing at most this many more errors
+# (then one saying how many were left out).
+CHECKED_OVER_NODE_LIMIT = 4
+MAX_ERRORS_OVER_NODE_LIMIT = 100
+
+
 class _Collector:
     def __init__(self):
         self.errors: list[SpecError] = []
+        self.limit: int | None = None  # most errors kept; the rest only counted in ``dropped``
+        self.dropped = 0
 
     def add(self, node_id: str | None, field_name: str, message: str, code: str) -> None:
+        if self.limit is not None and len(self.errors) >= self.limit:
+            self.dropped += 1
+            return
         self.errors.append(SpecError(node_id, field_name, message, code))
 
 
@@ -283,6 +295,7 @@ class _Validator:
         self.edges: list[tuple[int, str, str]] = []
         self.scopes: dict[tuple, Scope] = {}
         self.node_count = 0
+        self.graph_unchecked = False  # far over the node limit: edges and sub-graphs are not checked
 
     def run(self) -> tuple[ValidationResult, ParsedSpec | None]:
         err = self.out.add
@@ -313,6 +326,10 @@ class _Validator:
         self._check_edges(spec.get("edges"), "edges" in spec)
         self._check_graphs()
         self._check_causality()
+        if self.out.dropped:
+            self.out.errors.append(SpecError(None, "nodes", f"{self.out.dropped} more errors not listed: bring the "
+                                             f"graph under the limit of {self.limits.max_nodes} nodes first",
+                                             TOO_MANY_NODES))
         cost = None
         if not self.out.errors:
             cost = self._cost_and_limits()
@@ -371,8 +388,13 @@ class _Validator:
             return
         self.node_count = len(nodes)
         if len(nodes) > self.limits.max_nodes:
+            # One error says so; the nodes and edges are still checked (an edge between two existing
+            # nodes stays fine), their errors capped.
             err(None, "nodes", f"{len(nodes)} nodes exceed the limit of {self.limits.max_nodes}", TOO_MANY_NODES)
-            return  # no point checking thousands of nodes one by one
+            if len(nodes) > CHECKED_OVER_NODE_LIMIT * self.limits.max_nodes:
+                self.graph_unchecked = True
+                return
+            self.out.limit = len(self.out.errors) + MAX_ERRORS_OVER_NODE_LIMIT
         for index, node in enumerate(nodes):
             where = f"nodes[{index}]"
             if not isinstance(node, dict):
@@ -542,7 +564,7 @@ class _Validator:
     # -- edges and graphs ------------------------------------------------------------------------
 
     def _check_edges(self, edges: Any, present: bool) -> None:
-        if not present:
+        if not present or self.graph_unchecked:
             return
         err = self.out.add
         if not isinstance(edges, list):
@@ -580,9 +602,7 @@ class _Validator:
             self.edges.append((index, source, target))
 
     def _check_graphs(self) -> None:
-        if "nodes" not in self.raw or not isinstance(self.raw.get("nodes"), list):
-            return
-        if self.node_count > self.limits.max_nodes:
+        if "nodes" not in self.raw or not isinstance(self.raw.get("nodes"), list) or self.graph_unchecked:
             return
         members: dict[tuple, list[str]] = {(None, None): []}
         for node in self.nodes.values():

@@ -79,6 +79,13 @@ class SignupRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
+class AnonymousValidateThrottle(throttling.AnonRateThrottle):
+    """The ``validate`` rate per client address for anonymous requests (checking a spec saves
+    nothing but costs CPU); logged-in users are not counted."""
+
+    scope = "validate"
+
+
 class ApiView(APIView):
     """Base of every Composer API view: JSON (or form) bodies, oversized ones refused with 413
     before parsing, the ``writes`` throttle on unsafe methods."""

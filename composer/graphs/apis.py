@@ -17,7 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 
-from composer.core.api import ApiPagination, ApiView, optional_import
+from composer.core.api import AnonymousValidateThrottle, ApiPagination, ApiView, optional_import
 from composer.core.errors import REDIS_DOWN, ApplicationError
 from composer.graphs import selectors, services
 from composer.graphs.diff import spec_diff
@@ -427,7 +427,7 @@ class GraphDiffApi(ApiView):
 
 class GraphValidateApi(ApiView):
     permission_classes = [permissions.AllowAny]
-    throttle_classes = []  # saves nothing; the spec's resource limits bound its cost
+    throttle_classes = [AnonymousValidateThrottle]  # saves nothing, but anyone may call it
 
     class InputSerializer(serializers.Serializer):
         class Meta:

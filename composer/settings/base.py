@@ -178,7 +178,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_RATES": {"writes": "120/min", "signup": "10/hour", "runs": "30/min"},
+    "DEFAULT_THROTTLE_RATES": {"writes": "120/min", "signup": "10/hour", "runs": "30/min", "validate": "120/min"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Composer API",

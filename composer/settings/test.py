@@ -3,7 +3,7 @@ from .base import *  # noqa: F401,F403
 from .base import DATABASES, REST_FRAMEWORK, VAR_DIR, env_bool
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "10000/min", "signup": "10000/min", "runs": "10000/min"}}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "10000/min", "signup": "10000/min", "runs": "10000/min", "validate": "10000/min"}}
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: worker and ASGI server subprocesses in integration tests must see it.
