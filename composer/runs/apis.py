@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -17,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from composer.graphs.selectors import graph_get_readable
+from composer.graphs.selectors import graph_can_read, graph_get_readable
 from composer.runs.models import RunStatus
 from composer.runs.selectors import (
     MAX_COMPARE_RUNS,
@@ -42,13 +44,23 @@ class RunApiBase(APIView):
 
 
 class GraphVersionJobSerializer(serializers.Serializer):
-    """What a run and a report card share: the graph version it trains and who launched it."""
+    """What a run and a report card share: the graph version it trains and who launched it.
+
+    With ``context={"user": ...}`` the graph's title (and a run's spec and cost) are null for a
+    user who can no longer read the graph (a launcher whose graph was made private since)."""
 
     id = serializers.IntegerField()
     graph = serializers.IntegerField(source="graph_id")
-    graph_title = serializers.CharField(source="graph.title")
+    graph_title = serializers.SerializerMethodField(help_text="Null when you can no longer read the graph.")
     version = serializers.IntegerField(source="graph_version.number")
     user = serializers.CharField(source="user.username")
+
+    def graph_readable(self, job) -> bool:
+        return "user" not in self.context or graph_can_read(user=self.context["user"], graph=job.graph)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_graph_title(self, job) -> str | None:
+        return job.graph.title if self.graph_readable(job) else None
 
 
 class RunOutputSerializer(GraphVersionJobSerializer):
@@ -78,13 +90,21 @@ class RunOutputSerializer(GraphVersionJobSerializer):
 
 
 class RunDetailOutputSerializer(RunOutputSerializer):
-    spec = serializers.JSONField()
-    cost = serializers.JSONField()
+    spec = serializers.SerializerMethodField(help_text="The spec trained; null when you can no longer read the graph.")
+    cost = serializers.SerializerMethodField(help_text="Its cost summary (per node); null as the spec.")
     error_traceback = serializers.CharField()
     metrics = serializers.SerializerMethodField()
 
     def get_metrics(self, run):
         return run_metrics_summary(run=run)
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_spec(self, run):
+        return run.spec if self.graph_readable(run) else None
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_cost(self, run):
+        return run.cost if self.graph_readable(run) else None
 
 
 class RunLaunchApi(RunApiBase):
@@ -108,7 +128,7 @@ class RunLaunchApi(RunApiBase):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run = run_launch(user=request.user, graph=graph, request=LaunchRequest(**serializer.validated_data))
-        return Response(RunDetailOutputSerializer(run).data, status=status.HTTP_201_CREATED)
+        return Response(RunDetailOutputSerializer(run, context={"user": request.user}).data, status=status.HTTP_201_CREATED)
 
 
 class RunListApi(RunApiBase):
@@ -130,13 +150,13 @@ class RunListApi(RunApiBase):
             runs = runs.filter(card__isnull=True)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(runs, request, view=self)
-        return paginator.get_paginated_response(RunOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(RunOutputSerializer(page, many=True, context={"user": request.user}).data)
 
 
 class RunDetailApi(RunApiBase):
     def get(self, request, run_id):
         run = run_get_readable(user=request.user, run_id=run_id)
-        return Response(RunDetailOutputSerializer(run).data)
+        return Response(RunDetailOutputSerializer(run, context={"user": request.user}).data)
 
 
 class RunCancelApi(RunApiBase):
@@ -145,7 +165,7 @@ class RunCancelApi(RunApiBase):
     def post(self, request, run_id):
         run = run_get_readable(user=request.user, run_id=run_id)
         run = run_cancel(user=request.user, run=run)
-        return Response(RunOutputSerializer(run).data)
+        return Response(RunOutputSerializer(run, context={"user": request.user}).data)
 
 
 class RunMetricsApi(RunApiBase):

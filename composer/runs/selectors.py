@@ -11,25 +11,34 @@ MAX_COMPARE_RUNS = 10
 MAX_EVENTS_PER_PAGE = 5000
 
 
+def _launched_by(user, run: Run) -> bool:
+    return user is not None and user.is_authenticated and run.user_id == user.pk
+
+
 def run_can_read(*, user, run: Run) -> bool:
-    return graph_can_read(user=user, graph=run.graph)
+    """Whoever may read the run's graph, and the user who launched the run (their results stay
+    theirs when the graph later becomes private; its title and spec are then hidden from them,
+    see ``composer.runs.apis``)."""
+    return _launched_by(user, run) or graph_can_read(user=user, graph=run.graph)
 
 
-def get_readable_by_graph(model, *, user, pk, not_found: str):
+def get_readable_by_graph(model, *, user, pk, not_found: str, can_read=None):
     """The ``model`` row (a run, a report card: anything with graph, graph_version and user) if the
-    user may read its graph; Http404 otherwise (existence is not revealed)."""
+    user may read its graph (or ``can_read(row)`` says so); Http404 otherwise (existence is not
+    revealed)."""
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         raise Http404(not_found)
     row = model.objects.select_related("graph", "graph_version", "user").filter(pk=pk).first()
-    if row is None or not graph_can_read(user=user, graph=row.graph):
+    if row is None or not (can_read(row) if can_read else graph_can_read(user=user, graph=row.graph)):
         raise Http404(not_found)
     return row
 
 
 def run_get_readable(*, user, run_id) -> Run:
-    return get_readable_by_graph(Run, user=user, pk=run_id, not_found="No such run.")
+    return get_readable_by_graph(Run, user=user, pk=run_id, not_found="No such run.",
+                                 can_read=lambda run: run_can_read(user=user, run=run))
 
 
 def listed_by_graph(*, user) -> Q:
@@ -107,7 +116,9 @@ def run_compare(*, user, run_ids: list[int]) -> dict:
         "steps": steps,
         "runs": [
             {
-                "id": run.pk, "graph": run.graph_id, "graph_title": run.graph.title, "version": run.graph_version.number,
+                "id": run.pk, "graph": run.graph_id, "version": run.graph_version.number,
+                # Only whoever may still read the graph sees its title (see run_can_read).
+                "graph_title": run.graph.title if graph_can_read(user=user, graph=run.graph) else None,
                 "task": run.task, "status": run.status, "hyper": run.hyper, "final_metrics": run.final_metrics,
                 # What the compare page tabulates and diffs, and the x axes it offers (training FLOPs
                 # from the cost model's forward flops_per_token).
