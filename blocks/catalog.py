@@ -14,7 +14,9 @@ def _param_row(param) -> str:
         low = "" if param.min is None else f"{param.min:g}"
         high = "" if param.max is None else f"{param.max:g}"
         allowed = f"{low} … {high}" if (low or high) else ""
-    return f"| `{param.name}` | {param.type} | `{param.default}` | {allowed} | {param.help} |"
+    default = f"`{param.default}`" + (" (scales with the model)" if param.context_default is not None else "")
+    paper = "" if param.paper_value is None else f"`{param.paper_value}`"
+    return f"| `{param.name}` | {param.type} | {default} | {paper} | {allowed} | {param.help} |"
 
 
 def catalog_markdown() -> str:
@@ -41,7 +43,7 @@ def catalog_markdown() -> str:
         for block in members:
             lines += ["", f"### {block.name}", "", f"**{block.title}.** {block.description}", "", f"Paper: {block.paper}", ""]
             if block.params:
-                lines += ["| param | type | default | range | help |", "| --- | --- | --- | --- | --- |"]
+                lines += ["| param | type | default | paper | range | help |", "| --- | --- | --- | --- | --- | --- |"]
                 lines += [_param_row(p) for p in block.params]
             else:
                 lines.append("No parameters.")

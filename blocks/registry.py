@@ -40,9 +40,20 @@ class UnknownBlockType(KeyError):
         return f"unknown block type {self.name!r}"
 
 
+# context_default(d_model, max_seq_len, params so far) -> the value a spec that leaves the param out gets
+ContextDefault = Callable[[int, int, dict], Any]
+
+
 @dataclass(frozen=True)
 class Param:
-    """A typed hyper-parameter of a block (or of a training task)."""
+    """A typed hyper-parameter of a block (or of a training task).
+
+    ``default`` is what a block built without a model gets (and valid at any length).
+    ``context_default``, when set, replaces it wherever the model is known: a spec that leaves the
+    param out gets ``context_default(d_model, max_seq_len, params)`` (max_seq_len: the block's own
+    context, a chunk's size inside one), and the validator writes that value into the normalised
+    spec. ``paper_value`` is the paper's setting (a number or a short text), for display.
+    """
 
     name: str
     type: str
@@ -51,6 +62,8 @@ class Param:
     min: float | None = None
     max: float | None = None
     choices: tuple | None = None
+    context_default: ContextDefault | None = None
+    paper_value: Any = None
 
     def __post_init__(self):
         if self.type not in PARAM_TYPES:
@@ -116,6 +129,8 @@ class Param:
             "max": self.max,
             "choices": list(self.choices) if self.choices else None,
             "help": self.help,
+            "paper_value": self.paper_value,
+            "scales_with_model": self.context_default is not None,
         }
 
 
@@ -212,14 +227,26 @@ class BlockType:
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}
 
-    def resolve_params(self, given: dict | None) -> dict:
-        """Defaults overlaid with ``given`` (assumed already checked)."""
+    def resolve_params(self, given: dict | None, *, d_model: int | None = None,
+                       max_seq_len: int | None = None) -> dict:
+        """Defaults overlaid with ``given`` (assumed already checked). With the model's ``d_model``
+        and the block's ``max_seq_len``, params left out that have a ``context_default`` take it
+        (in param order, each seeing the params before it)."""
+        given = given or {}
         out = self.defaults()
-        for key, value in (given or {}).items():
+        for key, value in given.items():
             p = self.param(key)
             if p is not None:
                 out[key] = p.coerce(value)
+        if d_model is not None and max_seq_len is not None:
+            for p in self.params:
+                if p.context_default is not None and p.name not in given:
+                    out[p.name] = p.coerce(p.context_default(d_model, max_seq_len, out))
         return out
+
+    def scales_with_model(self) -> bool:
+        """Whether some param's default depends on the model (see ``Param.context_default``)."""
+        return any(p.context_default is not None for p in self.params)
 
     def takes_n_layers(self) -> bool:
         """Whether ``build`` takes ``n_layers`` (see the class docstring); the compiler passes it only then."""

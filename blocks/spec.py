@@ -14,6 +14,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,7 @@ class SpecNode:
     slot: str | None
     params_ok: bool = True
     in_graph: bool = True  # False when its parent/slot is broken: left out of graph checks
+    given: dict = dataclass_field(default_factory=dict)  # the params the spec itself gives
 
     @property
     def scope(self) -> tuple[str | None, str | None]:
@@ -444,7 +446,8 @@ class _Validator:
             spec_node.entry = entry
             spec_node.params_ok = self._check_given_params(spec_node, node.get("params"))
             if spec_node.params_ok:
-                spec_node.params = entry.resolve_params(node.get("params") or {})
+                spec_node.given = dict(node.get("params") or {})
+                spec_node.params = entry.resolve_params(spec_node.given)
 
     def _check_given_params(self, node: SpecNode, given: Any) -> bool:
         err = self.out.add
@@ -543,13 +546,19 @@ class _Validator:
         return outer
 
     def _check_block_params(self) -> None:
+        """Fill the defaults that depend on the model (``Param.context_default``), then run each
+        block's ``check`` at the node's own context length."""
         if self.model is None:
             return
         for node in self.nodes.values():
-            if not node.params_ok or node.entry is None or node.entry.check is None or not node.in_graph:
+            if not node.params_ok or node.entry is None or not node.in_graph:
                 continue
             length = self._context_len(node)
             if length is None:
+                continue
+            if node.entry.scales_with_model():
+                node.params = node.entry.resolve_params(node.given, d_model=self.model["d_model"], max_seq_len=length)
+            if node.entry.check is None:
                 continue
             where = "" if length == self.model["max_seq_len"] else f" (inside a chunk: sequence length {length})"
             try:

@@ -148,9 +148,55 @@ def multi_head_params(d_model: int, heads: int, kv_heads: int, bias: bool) -> in
     return 2 * linear_params(d_model, d_model, bias) + linear_params(d_model, kv_dim, bias)
 
 
-# Length-like defaults (window, block_size, proj_len, chunk_size) are 8, the smallest
-# max_seq_len a spec may have, so every block builds with its defaults in any valid model.
+# Length-like static defaults (window, block_size, proj_len, chunk_size) are 8, the smallest
+# max_seq_len a spec may have, so every block builds with its defaults in any valid model; in a
+# spec, window, block_size, proj_len and BigBird's global/random blocks grow with the context
+# (context_default below).
 HEADS_PARAM = Param("heads", "int", 4, "Number of attention heads; must divide d_model.", min=1, max=128)
+
+
+# ---- defaults that move toward the papers' as the context grows (Param.context_default) -------
+# Each is valid at any length (never more than the context, so also inside a small chunk); the
+# static Param.default is the value at the shortest lengths.
+
+def _clamp(low: int, value: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def performer_features_default(d_model: int, max_seq_len: int, p: dict) -> int:
+    """FastAttention's default (performer-pytorch): int(head_dim * ln(head_dim)), at least 1."""
+    head_dim = max(1, d_model // p["heads"])
+    return max(1, int(head_dim * math.log(head_dim)))
+
+
+def linformer_proj_len_default(d_model: int, max_seq_len: int, p: dict) -> int:
+    """k = L/4 between 8 and 128 (the paper's k = 128 at n = 512; it uses 128-256 beyond)."""
+    return min(max_seq_len, _clamp(8, max_seq_len // 4, 128))
+
+
+def sliding_window_default(d_model: int, max_seq_len: int, p: dict) -> int:
+    """w = L/8 between 8 and 512 (Longformer's 512 at 4,096 tokens)."""
+    return min(max_seq_len, _clamp(8, max_seq_len // 8, 512))
+
+
+def bigbird_block_size_default(d_model: int, max_seq_len: int, p: dict) -> int:
+    """b = L/16 between 8 and 64 (BigBird's 64 from 1,024 tokens on)."""
+    return min(max_seq_len, _clamp(8, max_seq_len // 16, 64))
+
+
+def _bigbird_blocks(max_seq_len: int, p: dict) -> int:
+    return math.ceil(max_seq_len / p["block_size"])
+
+
+def bigbird_global_blocks_default(d_model: int, max_seq_len: int, p: dict) -> int:
+    """One global block per 4 blocks, between 1 and BigBird's 2 (2 needs at least 8 blocks)."""
+    return _clamp(1, _bigbird_blocks(max_seq_len, p) // 4, 2)
+
+
+def bigbird_random_blocks_default(d_model: int, max_seq_len: int, p: dict) -> int:
+    """One random block per 4 blocks, between 1 and BigBird's 3."""
+    return _clamp(1, _bigbird_blocks(max_seq_len, p) // 4, 3)
+
 
 
 # ----------------------------------------------------------------------------- softmax attention
@@ -370,8 +416,9 @@ register(BlockType(
     paper="Beltagy et al. 2020, Longformer: The Long-Document Transformer",
     params=(
         HEADS_PARAM,
-        Param("window", "int", 8, "Each token sees this many most recent positions, itself included.",
-              min=1, max=65536),
+        Param("window", "int", 8, "Each token sees this many most recent positions, itself included. "
+              "Left out: max_seq_len / 8 between 8 and 512 (Longformer's 512).", min=1, max=65536,
+              context_default=sliding_window_default, paper_value=512),
         Param("global_tokens", "int", 0, "The first g positions are global: every later token may attend to them.",
               min=0, max=65536),
         Param("position", "choice", "rope", "Position code: rotary (RoPE) or none.", choices=("rope", "none")),
@@ -498,11 +545,17 @@ register(BlockType(
     paper="Zaheer et al. 2020, Big Bird: Transformers for Longer Sequences",
     params=(
         HEADS_PARAM,
-        Param("block_size", "int", 8, "Tokens per block.", min=1, max=4096),
-        Param("window_blocks", "int", 1, "Previous blocks each block always sees (besides itself).", min=0, max=64),
-        Param("global_blocks", "int", 1, "The first blocks, seen by every later block.", min=0, max=64),
-        Param("random_blocks", "int", 1, "Random earlier blocks per block, fixed per model by its seed.",
-              min=0, max=64),
+        Param("block_size", "int", 8, "Tokens per block. Left out: max_seq_len / 16 between 8 and 64 "
+              "(BigBird's 64).", min=1, max=4096, context_default=bigbird_block_size_default, paper_value=64),
+        Param("window_blocks", "int", 1, "Previous blocks each block always sees (besides itself). BigBird's "
+              "window is 3 blocks, its own and one on each side: causally, its own and 1 previous.",
+              min=0, max=64, paper_value=1),
+        Param("global_blocks", "int", 1, "The first blocks, seen by every later block. Left out: one per 4 "
+              "blocks, between 1 and BigBird's 2.", min=0, max=64,
+              context_default=bigbird_global_blocks_default, paper_value=2),
+        Param("random_blocks", "int", 1, "Random earlier blocks per block, fixed per model by its seed. Left "
+              "out: one per 4 blocks, between 1 and BigBird's 3.", min=0, max=64,
+              context_default=bigbird_random_blocks_default, paper_value=3),
         Param("position", "choice", "rope", "Position code: rotary (RoPE) or none.", choices=("rope", "none")),
     ),
     build=BigBirdAttention,
@@ -660,7 +713,9 @@ register(BlockType(
     paper="Wang et al. 2020, Linformer: Self-Attention with Linear Complexity",
     params=(
         HEADS_PARAM,
-        Param("proj_len", "int", 8, "k: length the keys and values are projected to.", min=1, max=4096),
+        Param("proj_len", "int", 8, "k: length the keys and values are projected to. Left out: "
+              "max_seq_len / 4 between 8 and 128 (the paper's 128 at n = 512; 128-256 beyond).", min=1,
+              max=4096, context_default=linformer_proj_len_default, paper_value="128-256"),
         Param("causal", "bool", True, "Causal chunked variant (for language modelling); false = the paper's "
               "bidirectional form, which sees future tokens."),
         Param("chunk_size", "int", 8, "Causal variant: tokens attended exactly; earlier chunks are compressed.",
@@ -833,7 +888,9 @@ register(BlockType(
     paper="Choromanski et al. 2021, Rethinking Attention with Performers",
     params=(
         HEADS_PARAM,
-        Param("nb_features", "int", 64, "Random features m per head (fixed per model by its seed).", min=1, max=4096),
+        Param("nb_features", "int", 64, "Random features m per head (fixed per model by its seed). Left out: "
+              "int(head_dim * ln head_dim), FastAttention's default.", min=1, max=4096,
+              context_default=performer_features_default, paper_value="head_dim * ln(head_dim)"),
     ),
     build=PerformerAttention,
     cost=performer_cost,

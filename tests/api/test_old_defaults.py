@@ -14,6 +14,7 @@ from composer.graphs.services import graph_create
 from tests.api.conftest import valid_spec
 
 H3_MIGRATION = importlib.import_module("composer.graphs.migrations.0003_h3_old_defaults")
+ATTENTION_MIGRATION = importlib.import_module("composer.graphs.migrations.0004_attention_old_defaults")
 
 
 def spec_with(node: dict) -> dict:
@@ -54,3 +55,26 @@ def test_the_migration_fills_graphs_and_their_versions(owner):
     fill_stored_specs(apps, H3_MIGRATION.OLD_DEFAULTS)  # idempotent
     graph.refresh_from_db()
     assert graph.spec["nodes"][1]["params"] == {"heads": 8, "d_state": 16}
+
+
+@pytest.mark.parametrize("block_type", sorted(ATTENTION_MIGRATION.OLD_DEFAULTS))
+def test_attention_specs_saved_before_build_what_they_built(block_type):
+    """At d_model 32, max_seq_len 512 the old fixed defaults differ from the ones that grow with the model."""
+    old = ATTENTION_MIGRATION.OLD_DEFAULTS[block_type]
+    filled = spec_with({"type": block_type})
+    filled["model"]["max_seq_len"] = 512
+    assert fill_params(filled, ATTENTION_MIGRATION.OLD_DEFAULTS)
+    assert filled["nodes"][1]["params"] == old
+    untouched = spec_with({"type": block_type})
+    untouched["model"]["max_seq_len"] = 512
+    now = validate_spec(untouched).spec["nodes"][1]["params"]
+    assert any(now[name] != value for name, value in old.items()), "the default did not change here"
+    assert validate_spec(filled).spec["nodes"][1]["params"] == {**now, **old}
+
+
+@pytest.mark.django_db
+def test_the_attention_migration_fills_stored_graphs(owner):
+    graph, _ = graph_create(owner=owner, title="old bigbird", spec=spec_with({"type": "bigbird_attention"}))
+    ATTENTION_MIGRATION.fill_old_defaults(apps, None)
+    graph.refresh_from_db()
+    assert graph.spec["nodes"][1]["params"] == {"block_size": 8, "global_blocks": 1, "random_blocks": 1}
