@@ -21,7 +21,7 @@ from composer.graphs.validation import SpecCheck, validate_graph_spec
 ONLY_OWNER_MAY_CHANGE = "Only the owner of this graph may change it."
 GRAPH_IS_REFERENCED = "This graph cannot be deleted: other records (such as runs) still refer to its versions."
 GRAPH_HAS_ACTIVE_RUNS = "This graph cannot be deleted while runs of it are queued or running; cancel them first."
-GRAPH_HAS_OTHERS_RUNS = "This graph cannot be deleted: other users trained it and their runs refer to its versions."
+GRAPH_HAS_OTHERS_CARDS = "This graph cannot be deleted: other users' report cards measure it."
 
 
 def _ensure_owner(*, user, graph: Graph) -> None:
@@ -118,22 +118,25 @@ def graph_update(
 
 @transaction.atomic
 def graph_delete(*, graph: Graph, user) -> None:
-    """Delete a graph with its versions and its owner's finished runs.
+    """Delete a graph with its versions, its owner's finished runs and report cards.
 
-    Refused (409) while any run of it is active, or when another user's run refers to it: their
-    results are not the owner's to delete.
+    Other users' runs stay theirs: they keep their frozen copy of the spec they trained, their
+    graph and version become null (``Run.graph``). Refused (409) while any run of it is active,
+    or while another user's report card refers to it (a card cannot outlive its graph yet).
     """
+    from composer.cards.models import ReportCard
     from composer.runs.models import ACTIVE_STATUSES
 
     _ensure_owner(user=user, graph=graph)
     if graph.runs.filter(status__in=ACTIVE_STATUSES).exists():
         raise ApplicationError(GRAPH_HAS_ACTIVE_RUNS, {"runs": "active"}, status_code=409)
-    if graph.runs.exclude(user_id=graph.owner_id).exists():
-        raise ApplicationError(GRAPH_HAS_OTHERS_RUNS, {"runs": "other users"}, status_code=409)
+    if ReportCard.objects.filter(graph=graph).exclude(user_id=graph.owner_id).exists():
+        raise ApplicationError(GRAPH_HAS_OTHERS_CARDS, {"report_cards": "other users"}, status_code=409)
     if graph.forked_from_id is not None:
         Graph.objects.filter(pk=graph.forked_from_id, fork_count__gt=0).update(fork_count=F("fork_count") - 1)
     try:
         with transaction.atomic():
+            graph.runs.filter(user_id=graph.owner_id).delete()
             graph.delete()
     except (ProtectedError, RestrictedError) as error:
         referrers = sorted({obj._meta.verbose_name_plural for obj in error.args[1]}) if len(error.args) > 1 else []

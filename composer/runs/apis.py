@@ -19,11 +19,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from composer.graphs.selectors import graph_can_read, graph_get_readable
+from composer.graphs.selectors import graph_get_readable
 from composer.runs.models import RunStatus
 from composer.runs.selectors import (
     MAX_COMPARE_RUNS,
     MAX_EVENTS_PER_PAGE,
+    graph_readable,
     run_compare,
     run_events_since,
     run_get_readable,
@@ -47,16 +48,18 @@ class GraphVersionJobSerializer(serializers.Serializer):
     """What a run and a report card share: the graph version it trains and who launched it.
 
     With ``context={"user": ...}`` the graph's title (and a run's spec and cost) are null for a
-    user who can no longer read the graph (a launcher whose graph was made private since)."""
+    user who can no longer read the graph (a launcher whose graph was made private or deleted since)."""
 
     id = serializers.IntegerField()
-    graph = serializers.IntegerField(source="graph_id")
+    graph = serializers.IntegerField(source="graph_id", allow_null=True, help_text="Null once the graph is deleted.")
     graph_title = serializers.SerializerMethodField(help_text="Null when you can no longer read the graph.")
-    version = serializers.IntegerField(source="graph_version.number")
+    version = serializers.IntegerField(source="graph_version.number", allow_null=True, help_text="Null once the graph is deleted.")
     user = serializers.CharField(source="user.username")
 
     def graph_readable(self, job) -> bool:
-        return "user" not in self.context or graph_can_read(user=self.context["user"], graph=job.graph)
+        if "user" not in self.context:
+            return job.graph is not None
+        return graph_readable(user=self.context["user"], run=job)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_graph_title(self, job) -> str | None:

@@ -32,10 +32,10 @@ FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 class Run(models.Model):
-    graph = models.ForeignKey("graphs.Graph", on_delete=models.CASCADE, related_name="runs")
-    # RESTRICT: a version cannot go while a run refers to it, except together with the whole graph
-    # (whose delete cascades to its runs too), so a run can always say which version it trained.
-    graph_version = models.ForeignKey("graphs.GraphVersion", on_delete=models.RESTRICT, related_name="runs")
+    # Null once the graph is deleted: its owner's runs go with it (``graph_delete``), other users'
+    # runs stay theirs, keeping ``spec``, the frozen copy of the version they trained.
+    graph = models.ForeignKey("graphs.Graph", null=True, on_delete=models.SET_NULL, related_name="runs")
+    graph_version = models.ForeignKey("graphs.GraphVersion", null=True, on_delete=models.SET_NULL, related_name="runs")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
     spec = models.JSONField(help_text="The exact spec trained (a copy of the graph version's spec).")
     task = models.CharField(max_length=64)

@@ -18,8 +18,13 @@ def _launched_by(user, run: Run) -> bool:
 def run_can_read(*, user, run: Run) -> bool:
     """Whoever may read the run's graph, and the user who launched the run (their results stay
     theirs when the graph later becomes private; its title and spec are then hidden from them,
-    see ``composer.runs.apis``)."""
-    return _launched_by(user, run) or graph_can_read(user=user, graph=run.graph)
+    see ``composer.runs.apis``), also once the graph is deleted."""
+    return _launched_by(user, run) or graph_readable(user=user, run=run)
+
+
+def graph_readable(*, user, run) -> bool:
+    """Whether the user may read the graph of a run (or a report card); False once it is deleted."""
+    return run.graph is not None and graph_can_read(user=user, graph=run.graph)
 
 
 def get_readable_by_graph(model, *, user, pk, not_found: str, can_read=None):
@@ -116,9 +121,9 @@ def run_compare(*, user, run_ids: list[int]) -> dict:
         "steps": steps,
         "runs": [
             {
-                "id": run.pk, "graph": run.graph_id, "version": run.graph_version.number,
+                "id": run.pk, "graph": run.graph_id, "version": run.graph_version.number if run.graph_version else None,
                 # Only whoever may still read the graph sees its title (see run_can_read).
-                "graph_title": run.graph.title if graph_can_read(user=user, graph=run.graph) else None,
+                "graph_title": run.graph.title if graph_readable(user=user, run=run) else None,
                 "task": run.task, "status": run.status, "hyper": run.hyper, "final_metrics": run.final_metrics,
                 # What the compare page tabulates and diffs, and the x axes it offers (training FLOPs
                 # from the cost model's forward flops_per_token).

@@ -256,9 +256,9 @@ def test_deleting_a_graph_takes_its_owners_finished_runs_along(owner_client, own
 @pytest.mark.parametrize("whose, status, message", [
     ("owner", "running", "GRAPH_HAS_ACTIVE_RUNS"),
     ("owner", "queued", "GRAPH_HAS_ACTIVE_RUNS"),
-    ("other", "succeeded", "GRAPH_HAS_OTHERS_RUNS"),
+    ("other", "running", "GRAPH_HAS_ACTIVE_RUNS"),
 ])
-def test_deleting_a_graph_with_active_or_other_users_runs_is_a_409_and_deletes_nothing(
+def test_deleting_a_graph_with_active_runs_is_a_409_and_deletes_nothing(
         owner_client, owner, other, graph_factory, whose, status, message):
     from composer.graphs import services
     from composer.graphs.models import Graph
