@@ -11,6 +11,8 @@ import importlib
 import logging
 
 from django.conf import settings
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.urls import resolve
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, pagination, parsers, permissions, throttling
@@ -102,6 +104,19 @@ class ApiView(APIView):
         if limit is not None and length > limit:
             raise RequestTooLarge(f"Request body too large: {length} bytes, the limit is {limit} bytes.")
         super().initial(request, *args, **kwargs)
+
+
+def api_not_found(request, path: str = ""):
+    """Every /api/ path no view answers: a JSON 404 (Django's would be an HTML page). A GET of a
+    path missing its final slash is redirected, as ``APPEND_SLASH`` did; other methods are told."""
+    with_slash = request.path + "/"
+    if not request.path.endswith("/") and resolve(with_slash).func is not api_not_found:
+        if request.method in ("GET", "HEAD"):
+            query = request.META.get("QUERY_STRING")
+            return HttpResponsePermanentRedirect(with_slash + (f"?{query}" if query else ""))
+        return JsonResponse({"message": f"No such API endpoint: {request.path} (did you mean {with_slash}?)",
+                             "extra": {"path": with_slash}}, status=404)
+    return JsonResponse({"message": f"No such API endpoint: {request.path}", "extra": {}}, status=404)
 
 
 def optional_import(module_name: str):
