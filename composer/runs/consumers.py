@@ -9,6 +9,9 @@ briefly until the worker's next flush), so the client still sees every seq once,
 
 Authorised in ``connect`` before ``group_add``: the run's graph must be readable by the session
 user or the ``?token=`` user (see ``ws_auth``); otherwise the handshake is refused (HTTP 403).
+
+Redis down when a client connects: the recorded messages are still sent from the database, then the
+socket closes with 4503 (come back later, with ``since``), instead of failing the handshake.
 """
 from __future__ import annotations
 
@@ -23,12 +26,14 @@ from composer.runs.ws_auth import query_param
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
+CLOSE_TRY_AGAIN_LATER = 4503  # the live stream is unavailable for now (Redis down): reconnect later
 CATCH_UP_PAGE = 2000
 # How long to wait for a missing seq to reach the database (the worker stores every 0.5 s);
 # a seq that never arrives (its worker died before storing it) is skipped after this.
 GAP_WAIT_SECONDS = 2.0
 GAP_POLL_SECONDS = 0.1
 GROUP_ADD_ATTEMPTS = 5
+LAYER_DOWN = (ConnectionError, OSError, RedisError)
 
 
 @database_sync_to_async
@@ -53,7 +58,7 @@ async def join_group(layer, group_name: str, channel_name: str) -> None:
         try:
             await layer.group_add(group_name, channel_name)
             return
-        except (ConnectionError, OSError, RedisError):
+        except LAYER_DOWN:
             if attempt == GROUP_ADD_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(0.2 * (attempt + 1))
@@ -63,6 +68,16 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     run_id: int
     group_name: str | None = None
     last_sent: int = 0
+
+    async def __call__(self, scope, receive, send):
+        try:
+            return await super().__call__(scope, receive, send)
+        except LAYER_DOWN:
+            if hasattr(self, "channel_name") or self.channel_layer_alias is None:
+                raise  # the layer was up when the connection began: not an outage at the start
+            # Redis was down before the handshake (``new_channel`` failed): serve without the layer.
+            self.channel_layer_alias = None
+            return await super().__call__(scope, receive, send)
 
     async def connect(self):
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
@@ -75,8 +90,18 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         if not await _can_read(self.scope.get("user"), self.run_id):
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        try:
+            if self.channel_layer is None:  # see __call__
+                raise ConnectionError("the channel layer is down")
+            await join_group(self.channel_layer, run_group_name(self.run_id), self.channel_name)
+        except LAYER_DOWN:
+            # The live layer (Redis) is down: the record still comes from the database, then the
+            # client is asked to come back later (4503) with ``since`` for the live part.
+            await self.accept()
+            await self._send_recorded(until=None)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         self.group_name = run_group_name(self.run_id)
-        await join_group(self.channel_layer, self.group_name, self.channel_name)
         await self.accept()
         await self._send_recorded(until=None)
 

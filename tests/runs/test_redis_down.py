@@ -4,16 +4,19 @@ naming "redis"; reads keep working. A real daphne whose cache, channel layer and
 at a port where nothing listens."""
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import urllib.error
 import urllib.request
 
 import pytest
+import websockets
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from composer.graphs.models import Visibility
 from composer.processes import free_port, wait_for_port
+from composer.runs.consumers import CLOSE_TRY_AGAIN_LATER
 from composer.runs.models import Run
 from composer.runs.services import run_events_append
 from tests.runs.conftest import Stack, launch_body
@@ -119,3 +122,20 @@ def test_every_endpoint_answers_json_and_what_needs_redis_is_503(dead_stack, ali
     status, _, raw = call(dead_stack, "post", "/api/auth/token/", token="",
                           body={"username": "alice", "password": "correct-horse-battery"})
     assert status == 503 and json.loads(raw)["extra"]["unavailable"] == "redis"
+
+
+def test_a_run_websocket_serves_the_record_then_asks_to_come_back(dead_stack, alice, make_graph):
+    graph = make_graph(alice)
+    version = graph.latest_version
+    run = Run.objects.create(graph=graph, graph_version=version, user=alice, spec=version.spec, task="copy")
+    run_events_append(run_id=run.pk, events=[{"type": "status", "status": "queued"}])
+
+    async def watch():
+        async with websockets.connect(dead_stack.ws_url(run.pk, token=alice.token), open_timeout=30) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 30)
+            return first, closed.value.rcvd.code
+
+    first, code = asyncio.run(watch())
+    assert (first["seq"], first["status"]) == (1, "queued") and code == CLOSE_TRY_AGAIN_LATER
