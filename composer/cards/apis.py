@@ -1,6 +1,7 @@
 """REST endpoints of report cards (same authorisation and error style as runs).
 
 ``POST /api/graphs/{id}/report-cards/``    launch: 201 with the card, 200 with an identical existing one
+``POST /api/graphs/{id}/report-cards/plan/`` the same checks and the plan's size, runs and estimate; creates nothing
 ``GET  /api/report-cards/``                list / leaderboard (graph, suite, budget_kind, budget, mine, status, order)
 ``GET  /api/report-cards/suites/``         the suites (workers.report_card.SUITES)
 ``GET  /api/report-cards/{id}/``           the card, its progress, every entry's run, the summary so far
@@ -17,7 +18,7 @@ from rest_framework.views import APIView
 
 from composer.cards.models import BudgetKind, CardStatus
 from composer.cards.selectors import card_entries, card_get_readable, card_list, card_progress, card_summary
-from composer.cards.services import CardRequest, card_cancel, card_launch
+from composer.cards.services import CardRequest, card_cancel, card_launch, card_preview
 from composer.core.api import ApiPagination
 from composer.graphs.selectors import MAX_GRAPH_ID, MAX_VERSION_NUMBER, graph_get_readable
 from composer.runs.apis import GraphVersionJobSerializer, RunApiBase
@@ -114,6 +115,37 @@ class CardLaunchApi(RunApiBase):
         serializer.is_valid(raise_exception=True)
         card, created = card_launch(user=request.user, graph=graph, request=CardRequest(**serializer.validated_data))
         return Response(CardDetailOutputSerializer(card).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class CardPreviewOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportCardPreview"
+
+    suite = serializers.CharField()
+    budget = serializers.JSONField()
+    seeds = serializers.ListField(child=serializers.IntegerField())
+    version = serializers.IntegerField()
+    params = serializers.IntegerField()
+    state_bytes = serializers.IntegerField()
+    d_model = serializers.IntegerField()
+    runs = serializers.IntegerField()
+    estimate_seconds = serializers.FloatField()
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class CardPreviewApi(RunApiBase):
+    """What a launch with these settings would train, checked the same way, creating nothing."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=CardLaunchApi.InputSerializer, responses={200: CardPreviewOutputSerializer},
+                   summary="Plan a report card without launching it: size at the budget, runs, wall-time estimate")
+    def post(self, request, graph_id):
+        graph = graph_get_readable(user=request.user, graph_id=graph_id)
+        serializer = CardLaunchApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        preview = card_preview(graph=graph, request=CardRequest(**serializer.validated_data))
+        return Response(CardPreviewOutputSerializer(preview).data)
 
 
 class CardListApi(RunApiBase):

@@ -86,6 +86,16 @@ def card_reusable(*, user, content_hash: str) -> ReportCard | None:
 
 
 @transaction.atomic
+def card_preview(*, graph, request: CardRequest) -> dict:
+    """What launching would train, without creating anything: the scaled size, the number of runs
+    and the server's wall-time estimate (the editor shows it before launch), or the same RunError."""
+    version = graph_version_to_train(graph, request.version)
+    plan = _plan(version.spec, request)
+    return {"suite": plan.suite, "budget": plan.budget, "seeds": plan.seeds, "version": version.number,
+            "params": plan.params, "state_bytes": plan.state_bytes, "d_model": plan.spec["model"]["d_model"],
+            "runs": len(plan.entries), "estimate_seconds": plan.estimate_seconds, "notes": plan.notes}
+
+
 def card_launch(*, user, graph, request: CardRequest) -> tuple[ReportCard, bool]:
     """The card of the graph's latest (or given) version: (card, True) when created with its runs,
     (an identical existing card, False) when reused."""

@@ -232,6 +232,13 @@ export const fetchSuites = async () => items<CardSuite>(await get('/api/report-c
 export interface CardLaunchBody { suite: string; params?: number; state?: number; seeds: number; version?: number }
 export const launchCard = (graphId: string | number, body: CardLaunchBody) =>
   post<ReportCard>(`/api/graphs/${graphId}/report-cards/`, body)
+export interface CardPlan {
+  suite: string; budget: { kind: 'params' | 'state'; value: number }; seeds: number[]; version: number
+  params: number; state_bytes: number; d_model: number; runs: number; estimate_seconds: number; notes: string[]
+}
+/** What a launch would train (size at the budget, runs, the server's estimate), checked the same way; creates nothing. */
+export const planCard = (graphId: string | number, body: CardLaunchBody) =>
+  post<CardPlan>(`/api/graphs/${graphId}/report-cards/plan/`, body)
 export const getCard = (id: string | number) => get<ReportCard>(`/api/report-cards/${id}/`)
 export const cancelCard = (id: string | number) => post<ReportCard>(`/api/report-cards/${id}/cancel/`)
 export interface CardQuery { suite?: string; graph?: string | number; budget_kind?: string; budget?: number; status?: string; order?: '-score' | '-created_at'; page_size?: number }

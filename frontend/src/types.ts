@@ -170,6 +170,7 @@ export interface CardSuite {
   sweep: { lr: number; weight_decay: number }[]
   task_names: string[]
   runs_per_seed: number
+  default_params: number
 }
 
 /** One planned run of a card and the state of its run. */

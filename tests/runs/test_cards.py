@@ -422,3 +422,31 @@ def test_deleting_a_graph_removes_its_finished_cards_and_waits_for_active_ones(a
         finish(run)
     assert client_for(alice).delete(f"/api/graphs/{graph.pk}/").status_code == 204
     assert not ReportCard.objects.exists() and not Run.objects.exists()
+
+
+# --- plan (preview before launch) -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_plan_answers_the_scaled_size_runs_and_estimate_and_creates_nothing(alice, bob, make_graph, client_for,
+                                                                           enqueued, tiny_suite):
+    graph = make_graph(alice)
+    response = client_for(alice).post(f"/api/graphs/{graph.pk}/report-cards/plan/", card_body(seeds=2), format="json")
+    assert response.status_code == 200, response.json()
+    plan = response.json()
+    budget = card_body()["params"]
+    assert abs(plan["params"] - budget) <= 0.03 * budget and plan["d_model"] > 0
+    assert plan["runs"] == 2 * runs_per_seed_of_tiny_suite() and plan["estimate_seconds"] > 0 and plan["seeds"] == [0, 1]
+    assert not ReportCard.objects.exists() and not Run.objects.exists() and enqueued == []
+    # The same refusals as a launch, naming the field; a private graph stays 404 to others.
+    bad = client_for(alice).post(f"/api/graphs/{graph.pk}/report-cards/plan/", card_body(suite="nope"), format="json")
+    assert bad.status_code == 400 and "suite" in bad.json()["extra"]["fields"]
+    graph.visibility = Visibility.PRIVATE
+    graph.save()
+    assert client_for(bob).post(f"/api/graphs/{graph.pk}/report-cards/plan/", card_body(), format="json").status_code == 404
+
+
+def runs_per_seed_of_tiny_suite() -> int:
+    from workers.report_card import SUITES
+
+    return SUITES[TINY_SUITE].runs_per_seed()

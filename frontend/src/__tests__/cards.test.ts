@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { budgetLabel, cardTasks, entriesByRow, estimateCardSeconds, flopsAtBudget, radarPoints, sortCards } from '../cards/cardLogic'
-import type { CardEntry, CardSuite, ReportCard } from '../types'
+import { budgetLabel, cardTasks, entriesByRow, radarPoints, sortCards } from '../cards/cardLogic'
+import type { CardEntry, ReportCard } from '../types'
 
-const suite = (device = 'cpu'): CardSuite => ({
-  name: 's', title: 'S', description: '', device, task_names: ['a'], runs_per_seed: 2,
-  tasks: [{ task: 'a', setting: 'x', task_params: { seq_len: 100 }, steps: 10, batch_size: 2 }],
-  sweep: [{ lr: 1e-3, weight_decay: 0 }, { lr: 3e-3, weight_decay: 0.1 }],
-})
 const card = (id: number, score: number | null, tasks: Record<string, number> | null = null, params = 1000): ReportCard => ({
   id, graph: id, graph_title: `g${id}`, version: 1, user: 'u', suite: 's', budget: { kind: 'params', value: 1000 }, seeds: 1,
   status: 'succeeded', cancel_requested: false, public: true, params, state_bytes: 0, estimate_seconds: 1, score,
@@ -14,14 +9,6 @@ const card = (id: number, score: number | null, tasks: Record<string, number> | 
 })
 
 describe('report cards', () => {
-  it('estimates wall time as the server does (steps x sweep x seeds, GPU suites faster)', () => {
-    // 10 steps x (0.015 + 3 x 1e6 x 200 / 4e9) = 10 x 0.165 = 1.65 s per sweep point, 2 points, 3 seeds.
-    expect(estimateCardSeconds(suite(), 1e6, 3)).toBeCloseTo(9.9)
-    expect(estimateCardSeconds(suite('gpu'), 1e6, 3)).toBeCloseTo(0.99)
-    expect(flopsAtBudget(1e6, 1e5, { kind: 'params', value: 2e5 })).toBe(2e6)
-    expect(flopsAtBudget(1e6, 1e5, { kind: 'state', value: 2e5 })).toBe(1e6)
-  })
-
   it('writes budgets in words', () => {
     expect(budgetLabel({ kind: 'params', value: 120000 })).toBe('120.0K params')
     expect(budgetLabel({ kind: 'state', value: 65536 })).toBe('64.0 KiB state')

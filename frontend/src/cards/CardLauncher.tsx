@@ -1,37 +1,59 @@
 // Launch a report card from the editor: suite, budget (parameters or inference state), seeds, with
-// a rough wall-time estimate before launch; then go to the card's page to watch it fill in.
+// the server's plan before launch (size at the budget, runs, wall-time estimate, or why it is
+// refused); then go to the card's page to watch it fill in.
 import { useEffect, useState } from 'react'
-import { errorText, fetchSuites, launchCard } from '../api'
-import { formatSeconds } from '../lib/format'
+import { errorText, fetchSuites, launchCard, planCard, type CardPlan } from '../api'
+import { formatCount, formatSeconds } from '../lib/format'
 import { navigate } from '../router'
 import { useEditor } from '../store/editor'
 import type { CardSuite } from '../types'
-import { budgetLabel, estimateCardSeconds, flopsAtBudget } from './cardLogic'
+import { budgetLabel } from './cardLogic'
+
+const PLAN_DEBOUNCE_MS = 300
 
 interface Props {
   ensureSaved: () => Promise<{ id: string | number; version: number | null } | null>
   canLaunch: boolean
 }
 
-const DEFAULTS = { params: 120_000, state: 65_536 }
+// The state budget has no server default; the parameter one comes with the suites.
+const DEFAULT_STATE = 65_536
 
 export function CardLauncher({ ensureSaved, canLaunch }: Props) {
   const [suites, setSuites] = useState<CardSuite[]>([])
   const [suite, setSuite] = useState('')
   const [kind, setKind] = useState<'params' | 'state'>('params')
-  const [value, setValue] = useState<number>(DEFAULTS.params)
+  const [value, setValue] = useState<number>(0)
   const [seeds, setSeeds] = useState(1)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
-  const cost = useEditor((s) => s.cost)
+  const [plan, setPlan] = useState<CardPlan | null>(null)
+  const [planError, setPlanError] = useState('')
+  const graphId = useEditor((s) => s.meta.id)
+  const version = useEditor((s) => s.meta.version)
 
   useEffect(() => {
-    fetchSuites().then((list) => { setSuites(list); setSuite((s) => s || list[0]?.name || '') }).catch((e) => setError(e.message))
+    fetchSuites().then((list) => {
+      setSuites(list)
+      setSuite((s) => s || list[0]?.name || '')
+      setValue((v) => v || list[0]?.default_params || 0)
+    }).catch((e) => setError(e.message))
   }, [])
 
   const current = suites.find((s) => s.name === suite)
   const budget = { kind, value }
-  const estimate = current && cost ? estimateCardSeconds(current, flopsAtBudget(cost.flops_per_token, cost.params, budget), seeds) : null
+
+  // The plan of the saved version, asked again (debounced) whenever a setting changes.
+  useEffect(() => {
+    setPlan(null)
+    setPlanError('')
+    if (graphId == null || !suite || !(value > 0)) return
+    const timer = setTimeout(() => {
+      planCard(graphId, { suite, seeds, [kind]: value, ...(version ? { version } : {}) })
+        .then(setPlan).catch((e) => setPlanError(errorText(e)))
+    }, PLAN_DEBOUNCE_MS)
+    return () => clearTimeout(timer)
+  }, [graphId, version, suite, kind, value, seeds])
 
   const launch = async () => {
     setError('')
@@ -63,7 +85,7 @@ export function CardLauncher({ ensureSaved, canLaunch }: Props) {
       <div className="field">
         <label htmlFor="card-budget"><span className="field-name">budget</span><span className="field-range">{budgetLabel(budget)}</span></label>
         <div className="row">
-          <select value={kind} onChange={(e) => { const k = e.target.value as 'params' | 'state'; setKind(k); setValue(DEFAULTS[k]) }} data-testid="card-budget-kind">
+          <select value={kind} onChange={(e) => { const k = e.target.value as 'params' | 'state'; setKind(k); setValue(k === 'state' ? DEFAULT_STATE : current?.default_params ?? 0) }} data-testid="card-budget-kind">
             <option value="params">parameters</option>
             <option value="state">inference state (bytes)</option>
           </select>
@@ -74,11 +96,14 @@ export function CardLauncher({ ensureSaved, canLaunch }: Props) {
         <label htmlFor="card-seeds"><span className="field-name">seeds</span></label>
         <input id="card-seeds" type="number" min={1} max={5} value={seeds} onChange={(e) => setSeeds(Math.max(1, Math.min(5, Number(e.target.value) || 1)))} data-testid="card-seeds" />
       </div>
-      {estimate != null && (
-        <p className="small" data-testid="card-estimate" title="From the cost model at the budget; the server's estimate follows on the card's page">
-          wall time ≈ <b>{formatSeconds(estimate)}</b>{current?.device === 'gpu' ? ' on a GPU worker' : ' on a CPU worker'}
+      {graphId == null && <p className="small muted" data-testid="card-estimate">Save the graph to see what the card would train.</p>}
+      {plan && (
+        <p className="small" data-testid="card-estimate" title={plan.notes.join('; ') || 'the saved version, scaled to the budget'}>
+          {plan.runs} runs of d_model {plan.d_model} ({formatCount(plan.params)} params), version {plan.version}: wall time ≈ <b>{formatSeconds(plan.estimate_seconds)}</b>
+          {current?.device === 'gpu' ? ' on a GPU worker' : ' on a CPU worker'}
         </p>
       )}
+      {planError && <p className="field-error" role="alert" data-testid="card-plan-error">{planError}</p>}
       {error && <p className="field-error" role="alert" data-testid="card-error">{error}</p>}
       <button type="button" onClick={launch} disabled={busy || !suite || !canLaunch} data-testid="card-launch">
         {busy ? 'Launching…' : 'Launch report card'}

@@ -1,32 +1,7 @@
-// Pure logic of the report-card pages: the wall-time estimate before launch, budgets in words,
+// Pure logic of the report-card pages: budgets in words,
 // the radar chart's geometry, the leaderboard's sort, and a card's entries grouped by table row.
 import { formatBytes, formatCount } from '../lib/format'
-import type { CardEntry, CardSuite, ReportCard } from '../types'
-
-// workers/report_card.py estimate_seconds: seconds per step ~ STEP_OVERHEAD_S + training FLOPs per
-// step / CPU_FLOPS (fitted on the 2-core development machine), GPU suites GPU_SPEEDUP times faster.
-// The server's own estimate (card.estimate_seconds) replaces this one once the card is planned.
-const STEP_OVERHEAD_S = 0.015
-const CPU_FLOPS = 4e9
-const GPU_SPEEDUP = 10
-
-/** Rough wall time of a card before launch, for a spec of `flopsPerToken` forward FLOPs per token. */
-export function estimateCardSeconds(suite: CardSuite, flopsPerToken: number, seeds: number): number {
-  let total = 0
-  for (const t of suite.tasks) {
-    const seqLen = Number(t.task_params.seq_len ?? 64)
-    const perStep = STEP_OVERHEAD_S + (3 * flopsPerToken * t.batch_size * seqLen) / CPU_FLOPS
-    total += t.steps * perStep * Math.max(1, suite.sweep.length)
-  }
-  if (suite.device === 'gpu') total /= GPU_SPEEDUP
-  return total * seeds
-}
-
-/** The spec's FLOPs per token once scaled to a parameter budget (FLOPs grow with the weights). */
-export function flopsAtBudget(flopsPerToken: number, params: number, budget: { kind: 'params' | 'state'; value: number }): number {
-  if (budget.kind !== 'params' || !(params > 0)) return flopsPerToken
-  return flopsPerToken * (budget.value / params)
-}
+import type { CardEntry, ReportCard } from '../types'
 
 export function budgetLabel(budget: { kind: string; value: number } | null | undefined): string {
   if (!budget) return '—'
