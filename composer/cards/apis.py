@@ -75,8 +75,8 @@ class CardDetailOutputSerializer(CardOutputSerializer):
     entries = serializers.SerializerMethodField()
     summary = serializers.SerializerMethodField()
 
-    def get_spec(self, card) -> dict:
-        return card.plan.get("spec")
+    def get_spec(self, card) -> dict | None:
+        return card.plan.get("spec") if self.graph_readable(card) else None
 
     def get_notes(self, card) -> list:
         return card.plan.get("notes", [])
@@ -114,7 +114,7 @@ class CardLaunchApi(RunApiBase):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         card, created = card_launch(user=request.user, graph=graph, request=CardRequest(**serializer.validated_data))
-        return Response(CardDetailOutputSerializer(card).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(CardDetailOutputSerializer(card, context={"user": request.user}).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class CardPreviewOutputSerializer(serializers.Serializer):
@@ -170,7 +170,7 @@ class CardListApi(RunApiBase):
                           order=data["order"])
         paginator = ApiPagination()
         page = paginator.paginate_queryset(cards, request, view=self)
-        return paginator.get_paginated_response(CardOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(CardOutputSerializer(page, many=True, context={"user": request.user}).data)
 
 
 class CardSuitesApi(APIView):
@@ -185,7 +185,7 @@ class CardDetailApi(RunApiBase):
     @extend_schema(responses={200: CardDetailOutputSerializer}, summary="A report card with its runs and summary")
     def get(self, request, card_id):
         card = card_get_readable(user=request.user, card_id=card_id)
-        return Response(CardDetailOutputSerializer(card).data)
+        return Response(CardDetailOutputSerializer(card, context={"user": request.user}).data)
 
 
 class CardCancelApi(RunApiBase):
@@ -195,4 +195,4 @@ class CardCancelApi(RunApiBase):
     def post(self, request, card_id):
         card = card_get_readable(user=request.user, card_id=card_id)
         card = card_cancel(user=request.user, card=card)
-        return Response(CardOutputSerializer(card).data)
+        return Response(CardOutputSerializer(card, context={"user": request.user}).data)

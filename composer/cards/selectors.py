@@ -6,7 +6,7 @@ from django.db.models import Count, F, Q, QuerySet
 from composer.cards.models import ReportCard
 from composer.graphs.selectors import graph_can_read
 from composer.runs.models import FINISHED_STATUSES, Run, RunStatus
-from composer.runs.selectors import get_readable_by_graph, listed_by_graph
+from composer.runs.selectors import get_readable_by_graph, listed_by_graph, run_can_read
 
 
 def card_can_read(*, user, card: ReportCard) -> bool:
@@ -14,7 +14,9 @@ def card_can_read(*, user, card: ReportCard) -> bool:
 
 
 def card_get_readable(*, user, card_id) -> ReportCard:
-    return get_readable_by_graph(ReportCard, user=user, pk=card_id, not_found="No such report card.")
+    # As for runs: the launcher keeps their card when the graph becomes private (title and spec hidden).
+    return get_readable_by_graph(ReportCard, user=user, pk=card_id, not_found="No such report card.",
+                                 can_read=lambda card: run_can_read(user=user, run=card))
 
 
 def card_list(*, user, graph_id=None, suite=None, mine=False, budget_kind=None, budget=None, status=None,

@@ -450,3 +450,19 @@ def runs_per_seed_of_tiny_suite() -> int:
     from workers.report_card import SUITES
 
     return SUITES[TINY_SUITE].runs_per_seed()
+
+
+@pytest.mark.django_db
+def test_a_card_of_a_graph_made_private_hides_its_title_and_spec_from_its_launcher(alice, bob, make_graph, client_for,
+                                                                                  enqueued, tiny_suite):
+    graph = make_graph(bob, visibility=Visibility.PUBLIC, title="secret plan")
+    card_id = launch_card(client_for(alice), graph).json()["id"]
+    graph.visibility = Visibility.PRIVATE
+    graph.save()
+    detail = client_for(alice).get(f"/api/report-cards/{card_id}/").json()
+    listed = client_for(alice).get("/api/report-cards/?mine=true").json()["results"]
+    assert detail["graph_title"] is None and detail["spec"] is None
+    assert [c["graph_title"] for c in listed if c["id"] == card_id] == [None]
+    assert "secret plan" not in str(detail) + str(listed)
+    # The owner still reads everything.
+    assert client_for(bob).get(f"/api/report-cards/{card_id}/").json()["graph_title"] == "secret plan"
