@@ -43,13 +43,22 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--quick", action="store_true", help="5%% of the steps: checks the script, not the models")
     parser.add_argument("--only", nargs="*", default=list(EXAMPLES), choices=EXAMPLES)
-    parser.add_argument("--json", metavar="FILE", default=None, help="also write the cards as JSON")
+    parser.add_argument("--json", metavar="FILE", default=None, help="also write the cards as JSON (after each example)")
+    parser.add_argument("--tasks", nargs="*", default=None, help="only these tasks of the suite (re-measure a column)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     suite_name = args.suite
     if args.quick:
         rc.SUITES[f"{suite_name}-short"] = shortened(rc.SUITES[suite_name], 0.05)
         suite_name = f"{suite_name}-short"
+    if args.tasks:
+        base = rc.SUITES[suite_name]
+        unknown = sorted(set(args.tasks) - {t.task for t in base.tasks})
+        if unknown:
+            parser.error(f"--tasks: not in suite {suite_name}: {', '.join(unknown)}")
+        rc.SUITES[f"{suite_name}-part"] = replace(base, name=f"{suite_name}-part",
+                                                  tasks=tuple(t for t in base.tasks if t.task in args.tasks))
+        suite_name = f"{suite_name}-part"
     suite = rc.SUITES[suite_name]
     tasks = sorted({t.task for t in suite.tasks}, key=[t.task for t in suite.tasks].index)
 
@@ -63,6 +72,8 @@ def main() -> int:
         card["d_model"] = plan.spec["model"]["d_model"]
         cards[name] = card
         print(f"# {name}: score {card['score']:.3f} in {card['bench_wall_seconds']:.0f}s", file=sys.stderr, flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(cards, indent=2))
 
     print(f"Report card, suite {suite_name}, budget {args.params:,} parameters, seeds {args.seeds}, "
           f"{args.threads} CPU threads, torch {torch.__version__}")
@@ -81,8 +92,6 @@ def main() -> int:
         overhead = 1 - sum(r["compute_seconds"] for r in results) / wall if wall else 0.0
         print(f"| {name} | " + " | ".join(cells) + f" | {card['score']:.3f} | {card['params']:,} | {card['d_model']} | "
               f"{card['state_bytes']:,} | {card['bench_wall_seconds']:.0f} | {overhead:.1%} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps(cards, indent=2))
     return 0
 
 
