@@ -1,7 +1,9 @@
 """API pieces shared by every app (pagination, throttles, body-size limit) and the registry endpoints.
 
 ``GET /api/blocks/``, ``GET /api/tasks/`` and ``GET /api/spec-schema/`` serve the block registry,
-the training-task registry and the spec's JSON Schema. The task registry (``workers.tasks``) and
+the training-task registry and the spec's JSON Schema; ``GET /api/limits/`` the limits the server
+enforces (per run, per user, per report card, per spec) and the group slots, so that no client
+keeps a copy of them. The task registry (``workers.tasks``) and
 the spec validator (``blocks.spec``) are imported lazily so the API starts even where they are
 absent; an absent registry answers an empty list, an absent schema a 503 JSON error.
 """
@@ -158,3 +160,42 @@ class SpecSchemaApi(ApiView):
         if spec_module is None or not hasattr(spec_module, "spec_json_schema"):
             raise ApplicationError("The spec schema is not available on this server yet.", status_code=503)
         return Response(spec_module.spec_json_schema())
+
+
+LIMITS_CACHE_SECONDS = 300
+
+
+def limits_json() -> dict:
+    """Everything the server enforces that a client checks before asking, derived from its source:
+    ``composer.runs.limits.run_limits()`` (settings and ``COMPOSER_RUN_LIMITS`` included), the launch
+    serializer, ``workers.report_card.MAX_SEEDS`` and ``blocks.spec`` (``DEFAULT_LIMITS``, ``GROUP_SLOTS``)."""
+    from dataclasses import asdict
+
+    from blocks.spec import DEFAULT_LIMITS, GROUP_SLOTS, REQUIRED_SLOTS
+    from composer.runs.apis import LAUNCH_BUDGET_FIELDS, LAUNCH_HYPER_FIELDS, launch_field_schema
+    from composer.runs.limits import run_limits
+
+    limits = run_limits()
+    report_card = optional_import("workers.report_card")
+    return {
+        "runs": asdict(limits),
+        "launch": {
+            "hyper": [launch_field_schema(name, limits) for name in LAUNCH_HYPER_FIELDS],
+            "budget": [launch_field_schema(name, limits) for name in LAUNCH_BUDGET_FIELDS],
+        },
+        "cards": {"max_seeds": getattr(report_card, "MAX_SEEDS", None)},
+        "spec": asdict(DEFAULT_LIMITS),
+        "group_slots": {name: list(slots) for name, slots in GROUP_SLOTS.items()},
+        "required_slots": {name: list(slots) for name, slots in REQUIRED_SLOTS.items()},
+    }
+
+
+class LimitsApi(ApiView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT},
+                   summary="Limits the server enforces (runs, users, cards, specs) and the group slots")
+    def get(self, request):
+        response = Response(limits_json())
+        response["Cache-Control"] = f"public, max-age={LIMITS_CACHE_SECONDS}"
+        return response

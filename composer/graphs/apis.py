@@ -4,7 +4,9 @@ call a service or selector, serialise the result. Errors are raised, never forma
 (``composer.core.errors`` turns them into ``{"message", "extra"}``).
 
 Visibility: whoever may not read a graph gets 404 for everything about it; whoever may read but
-does not own it gets 403 on changes.
+does not own it gets 403 on changes. An unlisted graph is read through its link's token
+(``/api/graphs/shared/<token>/``: detail, fork, diagram, export); its numeric URLs are 404 to all
+but its owner.
 """
 from __future__ import annotations
 
@@ -108,6 +110,13 @@ class GraphDetailOutput(GraphSummaryOutput):
     version = serializers.IntegerField(allow_null=True)
     forked_from_version = serializers.IntegerField(allow_null=True)
     forked_from_title = serializers.CharField(allow_null=True)
+    forked_from_owner = serializers.CharField(allow_null=True, help_text="Whose graph this one was forked from.")
+    forked_from_link = serializers.CharField(
+        allow_null=True, help_text="Browser path of the parent: /graphs/<id>, or /graphs/u/<token> for the owner of a "
+                                   "fork of an unlisted graph; null when you may not read the parent.")
+    share_token = serializers.CharField(
+        allow_null=True, help_text="The secret of the graph's link (/graphs/u/<token>); only its owner is told.")
+    can_edit = serializers.BooleanField(help_text="Whether you may change it (the editor asks the server, not a copy of the rule).")
     validation = ValidationOutput(required=False)
 
 
@@ -123,10 +132,25 @@ def graph_summaries(graphs, *, user) -> list[dict]:
     ]
 
 
+def _parent_link(graph: Graph, *, user) -> str | None:
+    """Where the viewer may open the graph's parent: by id when they may read it; by its link when
+    it is unlisted and the viewer owns the fork (they were given the link); otherwise nowhere."""
+    parent = graph.forked_from
+    if parent is None:
+        return None
+    if selectors.graph_can_read(user=user, graph=parent):
+        return f"/graphs/{parent.pk}"
+    if parent.visibility == Visibility.UNLISTED and selectors.graph_can_write(user=user, graph=graph):
+        return f"/graphs/u/{parent.share_token}"
+    return None
+
+
 def graph_detail(graph: Graph, *, user, check=None) -> dict:
     graph.refresh_from_db()  # counters are updated with F() expressions
     parent = graph.forked_from
-    parent_readable = parent is not None and selectors.graph_can_read(user=user, graph=parent)
+    parent_link = _parent_link(graph, user=user)
+    parent_readable = parent_link is not None
+    can_edit = selectors.graph_can_write(user=user, graph=graph)
     starred = bool(selectors.graph_starred_ids(user=user, graph_ids=[graph.pk]))
     body = _graph_summary(graph, starred=starred, parent_readable=parent_readable)
     latest = graph.latest_version
@@ -135,14 +159,21 @@ def graph_detail(graph: Graph, *, user, check=None) -> dict:
         version=latest.number if latest else None,
         forked_from=parent.pk if parent_readable else None,
         forked_from_title=parent.title if parent_readable else None,
+        forked_from_owner=parent.owner.username if parent_readable else None,
+        forked_from_link=parent_link,
         forked_from_version=graph.forked_from_version.number if parent_readable and graph.forked_from_version else None,
+        share_token=graph.share_token if can_edit else None,
+        can_edit=can_edit,
     )
     if check is not None:
         body["validation"] = check.to_json()
     return body
 
 
-def _readable_graph(request, graph_id) -> Graph:
+def _readable_graph(request, graph_id=None, token=None) -> Graph:
+    """The graph of the URL: by id (``graph_id``) or by its link's token (``token``, shared URLs)."""
+    if token is not None:
+        return selectors.graph_get_shared(token=token)
     return selectors.graph_get_readable(user=request.user, graph_id=graph_id)
 
 
@@ -256,6 +287,15 @@ class GraphDetailApi(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class SharedGraphDetailApi(ApiView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: GraphDetailOutput}, summary="A graph read through its link (unlisted or public)")
+    def get(self, request, token: str):
+        graph = _readable_graph(request, token=token)
+        return Response(graph_detail(graph, user=request.user))
+
+
 # --- fork, star, lineage ------------------------------------------------------------------
 
 class GraphForkApi(ApiView):
@@ -268,9 +308,10 @@ class GraphForkApi(ApiView):
         title = serializers.CharField(max_length=200, required=False)
         visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default=Visibility.PRIVATE)
 
-    @extend_schema(request=InputSerializer, responses={201: GraphDetailOutput}, summary="Fork a graph you may read")
-    def post(self, request, graph_id: int):
-        graph = _readable_graph(request, graph_id)
+    @extend_schema(request=InputSerializer, responses={201: GraphDetailOutput},
+                   summary='Fork a graph you may read (by id or by its link); titled "<title> (fork)" by default')
+    def post(self, request, graph_id: int | None = None, token: str | None = None):
+        graph = _readable_graph(request, graph_id, token)
         _require_login(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -483,8 +524,8 @@ class GraphDiagramApi(ApiView):
     @extend_schema(
         parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(DIAGRAM_CONTENT_TYPES))],
         responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY}, summary="Diagram of the current spec")
-    def get(self, request, graph_id: int, fmt: str):
-        graph = _readable_graph(request, graph_id)
+    def get(self, request, fmt: str, graph_id: int | None = None, token: str | None = None):
+        graph = _readable_graph(request, graph_id, token)
         return HttpResponse(_diagram_bytes(graph, fmt), content_type=DIAGRAM_CONTENT_TYPES[fmt])
 
     def perform_content_negotiation(self, request, force=False):
@@ -502,8 +543,8 @@ class GraphExportApi(ApiView):
         vocab_size = serializers.IntegerField(min_value=2, max_value=MAX_VOCAB_SIZE, required=False, default=DEFAULT_VOCAB_SIZE)
 
     @extend_schema(parameters=[FilterSerializer], responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/x-python"): OpenApiTypes.STR}, summary="The spec as JSON or as a PyTorch module")
-    def get(self, request, graph_id: int):
-        graph = _readable_graph(request, graph_id)
+    def get(self, request, graph_id: int | None = None, token: str | None = None):
+        graph = _readable_graph(request, graph_id, token)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         fmt, vocab_size = filters.validated_data["format"], filters.validated_data["vocab_size"]

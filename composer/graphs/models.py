@@ -6,9 +6,19 @@ app refuses to train such a graph.
 """
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+
+
+SHARE_TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
+
+
+def new_share_token() -> str:
+    """The secret of an unlisted graph's link (``/graphs/u/<token>``): unguessable, unlike its id."""
+    return secrets.token_urlsafe(SHARE_TOKEN_BYTES)
 
 
 class Visibility(models.TextChoices):
@@ -27,6 +37,9 @@ class Graph(models.Model):
     tags_text = models.TextField(blank=True, default="")
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
     is_template = models.BooleanField(default=False)
+    # Anyone with this token reads an unlisted graph (GET /api/graphs/shared/<token>/); its numeric
+    # id is 404 to everyone but the owner, so unlisted graphs cannot be enumerated.
+    share_token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
     # Stable name of a template loaded from examples/ (its file stem), so reloading updates it in place.
     template_slug = models.CharField(max_length=100, blank=True, default="", db_index=True)
     spec = models.JSONField()

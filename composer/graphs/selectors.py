@@ -1,8 +1,10 @@
 """Reads of graphs and versions, with the visibility rules in one place.
 
-Who may read a graph: its owner always; anyone (anonymous included) when it is public or
-unlisted. Who sees it in lists: the owner, and everyone for public graphs. Unlisted graphs are
-readable by id ("anyone with the link") but never listed or searched.
+Who may read a graph by id: its owner always; anyone (anonymous included) when it is public.
+Who sees it in lists: the owner, and everyone for public graphs. Unlisted graphs are read by
+"anyone with the link": the link carries the graph's unguessable ``share_token``
+(``/api/graphs/shared/<token>/``, ``graph_get_shared``); by id they are 404 to all but their owner,
+so they cannot be enumerated, and they are never listed or searched.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ def _is_authenticated(user) -> bool:
 
 
 def graph_can_read(*, user, graph: Graph) -> bool:
-    if graph.visibility in (Visibility.PUBLIC, Visibility.UNLISTED):
+    """Whether the user may read the graph by its id (an unlisted graph: only its owner)."""
+    if graph.visibility == Visibility.PUBLIC:
         return True
     return _is_authenticated(user) and graph.owner_id == user.pk
 
@@ -39,8 +42,8 @@ def graph_can_write(*, user, graph: Graph) -> bool:
 
 
 def graph_readable_queryset(*, user) -> QuerySet[Graph]:
-    """Every graph the user may open by id (own + public + unlisted). Not for listing."""
-    readable = Q(visibility__in=[Visibility.PUBLIC, Visibility.UNLISTED])
+    """Every graph the user may open by id (own + public; others' unlisted ones only by token). Not for listing."""
+    readable = Q(visibility=Visibility.PUBLIC)
     if _is_authenticated(user):
         readable |= Q(owner=user)
     return Graph.objects.filter(readable)
@@ -60,6 +63,21 @@ def graph_get_readable(*, user, graph_id) -> Graph:
     if graph_id is None:
         raise Http404("No such graph.")
     graph = graph_readable_queryset(user=user).select_related("owner").filter(pk=graph_id).first()
+    if graph is None:
+        raise Http404("No such graph.")
+    return graph
+
+
+SHARE_TOKEN_MAX_LENGTH = 64
+
+
+def graph_get_shared(*, token) -> Graph:
+    """The graph whose link carries ``token`` while it is unlisted or public; Http404 otherwise
+    (a graph made private stops answering its old link)."""
+    if not isinstance(token, str) or not token or len(token) > SHARE_TOKEN_MAX_LENGTH:
+        raise Http404("No such graph.")
+    graph = (Graph.objects.select_related("owner")
+             .filter(share_token=token, visibility__in=[Visibility.UNLISTED, Visibility.PUBLIC]).first())
     if graph is None:
         raise Http404("No such graph.")
     return graph

@@ -143,16 +143,26 @@ def graph_delete(*, graph: Graph, user) -> None:
         raise ApplicationError(GRAPH_IS_REFERENCED, {"referenced_by": referrers}, status_code=409)
 
 
+FORK_SUFFIX = " (fork)"
+MAX_TITLE_LENGTH = Graph._meta.get_field("title").max_length
+
+
+def fork_title(title: str) -> str:
+    """A fork's default title, "<title> (fork)", shortened to fit the title's length."""
+    return title[: MAX_TITLE_LENGTH - len(FORK_SUFFIX)].rstrip() + FORK_SUFFIX
+
+
 @transaction.atomic
 def graph_fork(*, graph: Graph, user, title: str | None = None, visibility: str = Visibility.PRIVATE) -> Graph:
-    """A copy of ``graph`` owned by ``user`` that records its parent and the parent's current version.
+    """A copy of ``graph`` owned by ``user``, titled "<title> (fork)" unless given a title, that
+    records its parent and the parent's current version (``forked_from``, ``forked_from_version``).
 
-    The caller has checked that the user may read ``graph``.
+    The caller has checked that the user may read ``graph`` (by id, or by its share token).
     """
     parent_version = graph.latest_version
     fork = Graph(
         owner=user,
-        title=title or graph.title,
+        title=title or fork_title(graph.title),
         description=graph.description,
         visibility=visibility,
         forked_from=graph,
@@ -163,7 +173,7 @@ def graph_fork(*, graph: Graph, user, title: str | None = None, visibility: str 
     fork.full_clean()
     fork.save()
     number = parent_version.number if parent_version else "?"
-    _version_create(graph=fork, user=user, message=f"Forked from graph {graph.pk} version {number}")
+    _version_create(graph=fork, user=user, message=f"Forked from {graph.owner.username}'s graph {graph.pk} version {number}")
     Graph.objects.filter(pk=graph.pk).update(fork_count=F("fork_count") + 1)
     return fork
 

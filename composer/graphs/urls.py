@@ -20,4 +20,10 @@ urlpatterns = [
     path("graphs/<int:graph_id>/diff/", apis.GraphDiffApi.as_view(), name="graph-diff"),
     re_path(r"^graphs/(?P<graph_id>[0-9]+)/diagram\.(?P<fmt>svg|png)$", apis.GraphDiagramApi.as_view(), name="graph-diagram"),
     path("graphs/<int:graph_id>/export/", apis.GraphExportApi.as_view(), name="graph-export"),
+    # An unlisted graph's link: its token, never its id (see selectors.graph_get_shared).
+    re_path(r"^graphs/shared/(?P<token>[A-Za-z0-9_-]{1,64})/$", apis.SharedGraphDetailApi.as_view(), name="graph-shared"),
+    re_path(r"^graphs/shared/(?P<token>[A-Za-z0-9_-]{1,64})/fork/$", apis.GraphForkApi.as_view(), name="graph-shared-fork"),
+    re_path(r"^graphs/shared/(?P<token>[A-Za-z0-9_-]{1,64})/diagram\.(?P<fmt>svg|png)$", apis.GraphDiagramApi.as_view(),
+            name="graph-shared-diagram"),
+    re_path(r"^graphs/shared/(?P<token>[A-Za-z0-9_-]{1,64})/export/$", apis.GraphExportApi.as_view(), name="graph-shared-export"),
 ]

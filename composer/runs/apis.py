@@ -118,12 +118,15 @@ class RunLaunchApi(RunApiBase):
     class InputSerializer(serializers.Serializer):
         task = serializers.CharField(max_length=64)
         task_params = serializers.DictField(required=False, default=dict)
-        lr = serializers.FloatField(min_value=1e-7, max_value=1.0, default=3e-3)
-        batch_size = serializers.IntegerField(min_value=1, default=16)
-        steps = serializers.IntegerField(min_value=1, default=200)
-        seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True, default=None)
-        max_seconds = serializers.IntegerField(min_value=1, default=300)
-        max_tokens = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+        steps = serializers.IntegerField(min_value=1, default=200, help_text="Optimizer steps.")
+        batch_size = serializers.IntegerField(min_value=1, default=16, help_text="Sequences per step.")
+        lr = serializers.FloatField(min_value=1e-7, max_value=1.0, default=3e-3,
+                                    help_text="Peak learning rate (AdamW, warm-up then cosine).")
+        seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True, default=None,
+                                        help_text="Seed for weights and data (empty: drawn at random).")
+        max_seconds = serializers.IntegerField(min_value=1, default=300, help_text="Stop after this many seconds of training.")
+        max_tokens = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                              help_text="Stop after this many training tokens (empty: no token budget).")
         version = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
 
     def post(self, request, graph_id):
@@ -132,6 +135,27 @@ class RunLaunchApi(RunApiBase):
         serializer.is_valid(raise_exception=True)
         run = run_launch(user=request.user, graph=graph, request=LaunchRequest(**serializer.validated_data))
         return Response(RunDetailOutputSerializer(run, context={"user": request.user}).data, status=status.HTTP_201_CREATED)
+
+
+# Launch fields shown as the editor's hyper-parameter and budget forms (GET /api/limits/), each
+# with the serializer's range narrowed by the per-run limit the launch enforces (limits.py).
+LAUNCH_HYPER_FIELDS = ("steps", "batch_size", "lr", "seed")
+LAUNCH_BUDGET_FIELDS = ("max_seconds", "max_tokens")
+_LIMIT_OF_FIELD = {"steps": "max_steps", "batch_size": "max_batch_size", "max_seconds": "max_seconds",
+                   "max_tokens": "max_tokens"}
+
+
+def launch_field_schema(name: str, limits) -> dict:
+    """One launch field as a registry-style ParamSchema: {name, type, default, min, max, choices, help, nullable}."""
+    field = RunLaunchApi.InputSerializer().fields[name]
+    high = field.max_value
+    if name in _LIMIT_OF_FIELD:
+        limit = getattr(limits, _LIMIT_OF_FIELD[name])
+        high = limit if high is None else min(high, limit)
+    default = field.default if field.default is not serializers.empty else None
+    return {"name": name, "type": "int" if isinstance(field, serializers.IntegerField) else "float",
+            "default": default, "min": field.min_value, "max": high, "choices": None,
+            "help": str(field.help_text or ""), "nullable": bool(field.allow_null)}
 
 
 class RunListApi(RunApiBase):

@@ -6,6 +6,7 @@ import { AuthPage } from './pages/AuthPage'
 import { GalleryPage } from './pages/GalleryPage'
 import { GraphPage } from './pages/GraphPage'
 import { RunPage } from './pages/RunPage'
+import { SharedGraphPage } from './pages/SharedGraphPage'
 import { Link, matchRoute, navigate, useLocation } from './router'
 import { useSession } from './store/session'
 
@@ -47,6 +48,7 @@ function Page() {
     case 'signup': return <AuthPage key="signup" mode="signup" />
     case 'editor': return <EditorPage graphId={route.params.id} />
     case 'graph': return <GraphPage id={route.params.id} />
+    case 'shared': return <SharedGraphPage key={route.params.token} token={route.params.token} />
     case 'run': return <RunPage key={route.params.id} id={route.params.id} />
     case 'compare': return <ComparePage />
     case 'card': return <CardPage key={route.params.id} id={route.params.id} />

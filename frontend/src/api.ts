@@ -1,8 +1,9 @@
 // Every call to the backend lives here, so adapting to the API is one edit.
 import type {
-  BlockType, CardSuite, Graph, GraphVersion, Params, ReportCard, Run, RunMessage, Spec, TaskType, User,
+  BlockType, CardSuite, Graph, GraphVersion, Limits, Params, ReportCard, Run, RunMessage, Spec, TaskType, User,
   ValidationResult, Visibility,
 } from './types'
+import { withGroupSlots } from './lib/groups'
 
 export class ApiError extends Error {
   status: number
@@ -80,7 +81,11 @@ function normGraph(g: any): Graph {
     version: g.version ?? 0,
     stars: g.star_count ?? g.stars ?? 0,
     starred: Boolean(g.starred),
-    forked_from: parentId != null ? { id: parentId, name: g.forked_from_title ?? `#${parentId}`, version: g.forked_from_version ?? undefined } : null,
+    forked_from: parentId != null ? {
+      id: parentId, name: g.forked_from_title ?? `#${parentId}`, version: g.forked_from_version ?? undefined,
+      owner: g.forked_from_owner ?? undefined, link: g.forked_from_link ?? `/graphs/${parentId}`,
+    } : null,
+    share_token: g.share_token ?? null,
     updated: g.updated_at ?? g.updated ?? '',
     can_edit: Boolean(g.can_edit),
     tags: g.tags ?? [],
@@ -113,7 +118,17 @@ function normRun(r: any): Run {
 
 // ---- registries ------------------------------------------------------------------------
 
-export const fetchBlocks = async () => items<BlockType>(await get('/api/blocks/'))
+let limitsRequest: Promise<Limits> | null = null
+/** GET /api/limits/, asked once per page load (the server caches it too); a failure is asked again next time. */
+export function fetchLimits(): Promise<Limits> {
+  limitsRequest ??= get<Limits>('/api/limits/').catch((e) => { limitsRequest = null; throw e })
+  return limitsRequest
+}
+/** The registry's blocks, group blocks carrying their slots from the limits (lib/groups.ts). */
+export const fetchBlocks = async () => {
+  const [blocks, limits] = await Promise.all([get('/api/blocks/'), fetchLimits()])
+  return withGroupSlots(items<BlockType>(blocks), limits.group_slots)
+}
 export const fetchTasks = async () => items<TaskType>(await get('/api/tasks/'))
 export const fetchSpecSchema = () => get<unknown>('/api/spec-schema/')
 
@@ -164,6 +179,13 @@ export const saveGraph = async (id: string | number, { name, ...body }: { spec?:
 export const deleteGraph = (id: string | number) => request('DELETE', `/api/graphs/${id}/`)
 export const forkGraph = async (id: string | number, title?: string) =>
   normGraph(await post(`/api/graphs/${id}/fork/`, title ? { title } : {}))
+// An unlisted graph's link carries its token, never its id (GET /api/graphs/shared/<token>/).
+export const getSharedGraph = async (token: string) => normGraph(await get(`/api/graphs/shared/${encodeURIComponent(token)}/`))
+export const forkSharedGraph = async (token: string) =>
+  normGraph(await post(`/api/graphs/shared/${encodeURIComponent(token)}/fork/`, {}))
+export const sharedDiagramUrl = (token: string) => `/api/graphs/shared/${encodeURIComponent(token)}/diagram.svg`
+export const sharedExportUrl = (token: string, format: 'json' | 'py') =>
+  `/api/graphs/shared/${encodeURIComponent(token)}/export/?format=${format}`
 export const listVersions = async (id: string | number) =>
   items<any>(await get(`/api/graphs/${id}/versions/?page_size=100`)).map((v): GraphVersion => ({
     number: v.number, message: v.message ?? '', created: v.created_at ?? '', author: v.created_by ?? '',
@@ -257,5 +279,6 @@ export function runSocketUrl(id: string | number, since: number): string {
 export { normGraph, normRun }
 
 /** Whether this user may change the graph (its owner). */
-export const canEditGraph = (g: Graph, user: User | null) => Boolean(user && g.owner === user.username)
+/** Whether the user may change the graph: the server's answer (the detail's can_edit), while logged in. */
+export const canEditGraph = (g: Graph, user: User | null) => Boolean(user && g.can_edit)
 export type { Params }

@@ -30,6 +30,8 @@ const ROUTES: [string, RegExp][] = [
   ['signup', /^\/signup\/?$/],
   ['editor', /^\/editor\/?$/],
   ['editor', /^\/graphs\/(?<id>[^/]+)\/edit\/?$/],
+  // An unlisted graph's link: its secret token, never its id.
+  ['shared', /^\/graphs\/u\/(?<token>[A-Za-z0-9_-]+)\/?$/],
   ['graph', /^\/graphs\/(?<id>[^/]+)\/?$/],
   ['run', /^\/runs\/(?<id>[^/]+)\/?$/],
   ['compare', /^\/compare\/?$/],

@@ -11,6 +11,8 @@ export interface ParamSchema {
   max: number | null
   choices: unknown[] | null
   help: string
+  /** The field may be left empty (null), e.g. a run's seed or token budget. */
+  nullable?: boolean
 }
 
 /** One registry entry, as served by GET /api/blocks/ (BlockType.to_json()). */
@@ -27,7 +29,7 @@ export interface BlockType {
   residual: boolean
   structural: boolean
   tags: string[]
-  /** Group blocks may declare their slots; see lib/groups.ts for the fallback. */
+  /** A group block's slots (null: the one unnamed slot), from GET /api/limits/ group_slots (lib/groups.ts). */
   slots?: (string | null)[]
 }
 
@@ -101,10 +103,23 @@ export interface Graph {
   version: number
   stars: number
   starred: boolean
-  forked_from: { id: number | string; name: string; version?: number } | null
+  /** Where it was forked from: whose graph, which version, and the browser path to open it (null: not yours to open). */
+  forked_from: { id: number | string; name: string; version?: number; owner?: string; link?: string | null } | null
+  /** The secret of the unlisted link /graphs/u/<token>; only the owner is told it. */
+  share_token: string | null
   updated: string
   can_edit: boolean
   tags: string[]
+}
+
+/** GET /api/limits/: what the server enforces, so that the browser keeps no copy of it. */
+export interface Limits {
+  runs: Record<string, number>
+  launch: { hyper: ParamSchema[]; budget: ParamSchema[] }
+  cards: { max_seeds: number | null }
+  spec: { max_nodes: number; max_layers: number; max_params: number; max_activation_bytes: number; max_d_model: number; max_seq_len: number; max_depth: number }
+  group_slots: Record<string, (string | null)[]>
+  required_slots: Record<string, (string | null)[]>
 }
 
 export interface GraphVersion {

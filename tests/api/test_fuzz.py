@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 
 from tests.api.conftest import UserFactory, make_graph, valid_spec
 
-MY_PATHS = r"^/api/(graphs|auth|me|users|blocks|tasks|spec-schema)"
+MY_PATHS = r"^/api/(graphs|auth|me|users|blocks|tasks|spec-schema|limits)"
 EXAMPLES_PER_OPERATION = 12
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application()).include(path_regex=MY_PATHS)

@@ -1,7 +1,8 @@
 """Who may do what: owner / other user / anonymous × private / unlisted / public × every action.
 
 Others never learn that a private graph exists (404, not 403); unlisted graphs are readable by
-link but never listed; only the owner changes or deletes (403 for a graph the caller may read).
+their link's token only (their numeric URLs are 404 to others, like a private graph's) and never
+listed; only the owner changes or deletes (403 for a graph the caller may read).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def expected(action: str, viewer: str, visibility: str):
     """The status (or, for list, whether the graph is listed) each cell must produce."""
     if viewer == "owner":
         return {"read": 200, "list": True, "update": 200, "delete": 204, "fork": 201, "export": 200, "diagram": 200}[action]
-    if visibility == "private":
+    if visibility in ("private", "unlisted"):  # unlisted: by token only (tests/api/test_share_links.py)
         return False if action == "list" else 404
     if action == "list":
         return visibility == "public"

@@ -24,7 +24,8 @@ from tests.runs.conftest import Stack, launch_body
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Successful answers that are not JSON by design.
-NOT_JSON_OK = {"graph-diagram", "graph-export", "api-schema", "api-docs"}  # svg, python, OpenAPI yaml, docs page
+NOT_JSON_OK = {"graph-diagram", "graph-export", "graph-shared-diagram", "graph-shared-export", "api-schema",
+               "api-docs"}  # svg, python, OpenAPI yaml, docs page
 WRITES = ("post", "put", "patch", "delete")
 
 
@@ -84,7 +85,8 @@ def test_every_endpoint_answers_json_and_what_needs_redis_is_503(dead_stack, ali
     version = graph.latest_version
     run = Run.objects.create(graph=graph, graph_version=version, user=alice, spec=version.spec, task="copy")
     run_events_append(run_id=run.pk, events=[{"type": "status", "status": "queued"}])
-    values = {"graph_id": graph.pk, "run_id": run.pk, "card_id": 1, "number": 1, "username": "alice"}
+    values = {"graph_id": graph.pk, "run_id": run.pk, "card_id": 1, "number": 1, "username": "alice",
+              "token": graph.share_token}
 
     answers = {}
     routes = api_routes()

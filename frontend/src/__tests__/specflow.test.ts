@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import { createsCycle, flowToSpec, freshId, makeEdge, sortParentsFirst, specToFlow, GROUP_NODE } from '../lib/specflow'
+import { withGroupSlots } from '../lib/groups'
 import type { BlockType, Spec } from '../types'
 
 const block = (name: string, family = 'mlp', extra: Partial<BlockType> = {}): BlockType => ({
   name, family, title: name, description: '', paper: '', params: [], complexity: 'O(L)', causal: true,
   recurrent: false, residual: true, structural: false, tags: [], ...extra,
 })
-const BLOCKS = new Map(['input', 'output', 'mlp', 'softmax_attention', 'mamba', 'repeat', 'chunk']
-  .map((n) => [n, block(n, ['repeat', 'chunk', 'input', 'output'].includes(n) ? 'structural' : 'mlp')]))
+// Group slots as GET /api/limits/ serves them (blocks.spec.GROUP_SLOTS), put on the blocks as fetchBlocks does.
+const GROUP_SLOTS = { repeat: [null], chunk: ['local', 'global'] }
+const BLOCKS = new Map(withGroupSlots(['input', 'output', 'mlp', 'softmax_attention', 'mamba', 'repeat', 'chunk']
+  .map((n) => block(n, ['repeat', 'chunk', 'input', 'output'].includes(n) ? 'structural' : 'mlp')), GROUP_SLOTS)
+  .map((b) => [b.name, b]))
 
 const SPEC: Spec = {
   version: 1,

@@ -6,6 +6,7 @@ import type { BlockType } from '../types'
 const block = (name: string, params: BlockType['params'] = []): BlockType => ({
   name, family: ['repeat', 'input', 'output'].includes(name) ? 'structural' : 'mlp', title: name, description: '',
   paper: '', params, complexity: 'O(L)', causal: true, recurrent: false, residual: true, structural: false, tags: [],
+  ...(name === 'repeat' ? { slots: [null] } : {}),  // as GET /api/limits/ group_slots gives it
 })
 
 beforeEach(() => {

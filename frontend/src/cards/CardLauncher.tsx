@@ -2,7 +2,7 @@
 // the server's plan before launch (size at the budget, runs, wall-time estimate, or why it is
 // refused); then go to the card's page to watch it fill in.
 import { useEffect, useState } from 'react'
-import { errorText, fetchSuites, launchCard, planCard, type CardPlan } from '../api'
+import { errorText, fetchLimits, fetchSuites, launchCard, planCard, type CardPlan } from '../api'
 import { formatCount, formatSeconds } from '../lib/format'
 import { navigate } from '../router'
 import { useEditor } from '../store/editor'
@@ -25,6 +25,7 @@ export function CardLauncher({ ensureSaved, canLaunch }: Props) {
   const [kind, setKind] = useState<'params' | 'state'>('params')
   const [value, setValue] = useState<number>(0)
   const [seeds, setSeeds] = useState(1)
+  const [maxSeeds, setMaxSeeds] = useState<number | null>(null)  // GET /api/limits/ cards.max_seeds
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
   const [plan, setPlan] = useState<CardPlan | null>(null)
@@ -33,6 +34,7 @@ export function CardLauncher({ ensureSaved, canLaunch }: Props) {
   const version = useEditor((s) => s.meta.version)
 
   useEffect(() => {
+    fetchLimits().then((l) => setMaxSeeds(l.cards.max_seeds)).catch(() => undefined)
     fetchSuites().then((list) => {
       setSuites(list)
       setSuite((s) => s || list[0]?.name || '')
@@ -94,7 +96,7 @@ export function CardLauncher({ ensureSaved, canLaunch }: Props) {
       </div>
       <div className="field">
         <label htmlFor="card-seeds"><span className="field-name">seeds</span></label>
-        <input id="card-seeds" type="number" min={1} max={5} value={seeds} onChange={(e) => setSeeds(Math.max(1, Math.min(5, Number(e.target.value) || 1)))} data-testid="card-seeds" />
+        <input id="card-seeds" type="number" min={1} max={maxSeeds ?? undefined} value={seeds} onChange={(e) => setSeeds(Math.max(1, Math.min(maxSeeds ?? Infinity, Number(e.target.value) || 1)))} data-testid="card-seeds" />
       </div>
       {graphId == null && <p className="small muted" data-testid="card-estimate">Save the graph to see what the card would train.</p>}
       {plan && (

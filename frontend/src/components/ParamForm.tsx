@@ -62,6 +62,7 @@ function ParamField({ param: p, value, serverError, onChange, testid, disabled }
 
   const commitNumber = (raw: string) => {
     setText(raw)
+    if (raw.trim() === '' && p.nullable) { setLocalError(null); onChange(p.name, null); return }
     const v = raw.trim() === '' ? NaN : Number(raw)
     const problem = checkParam(p, v)
     setLocalError(problem)

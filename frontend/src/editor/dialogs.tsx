@@ -1,7 +1,8 @@
 // The editor's dialogs: save a version, share, import JSON, export.
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { Modal } from '../components/Modal'
-import { diagramUrl, exportUrl } from '../api'
+import { diagramUrl, exportUrl, getGraph } from '../api'
+import { sharePath } from '../lib/share'
 import type { Spec, Visibility } from '../types'
 
 export function SaveDialog({ initialName, onSave, onClose }: {
@@ -39,10 +40,13 @@ export function ShareDialog({ graphId, visibility, canEdit, onChange, onClose }:
 }) {
   const [copied, setCopied] = useState(false)
   const [error, setError] = useState('')
-  const link = `${location.origin}/graphs/${graphId}`
+  // The unlisted link's secret token: only the owner is told it (GET /api/graphs/{id}/ share_token).
+  const [token, setToken] = useState<string | null>(null)
+  useEffect(() => { getGraph(graphId).then((g) => setToken(g.share_token)).catch(() => undefined) }, [graphId])
+  const link = `${location.origin}${sharePath({ id: graphId, visibility, share_token: token })}`
   const options: { value: Visibility; label: string; help: string }[] = [
     { value: 'private', label: 'Private', help: 'Only you can open it.' },
-    { value: 'unlisted', label: 'Unlisted', help: 'Anyone with the link can open and fork it.' },
+    { value: 'unlisted', label: 'Unlisted', help: 'Anyone with the link (a secret token, not its number) can open and fork it.' },
     { value: 'public', label: 'Public', help: 'Listed in the gallery; anyone can fork it.' },
   ]
   const copy = async () => {

@@ -1,17 +1,21 @@
 // Groups are a spec concept (docs/ARCHITECTURE.md, "Groups"): a node whose children carry
-// `parent` (and, for some group types, `slot`). The registry may declare a block's slots;
-// until it does, the spec's two group types are described here, in this one place.
+// `parent` (and, for some group types, `slot`). Which block types are groups, and their slots, come
+// from the server (GET /api/limits/ group_slots, blocks.spec.GROUP_SLOTS): fetchBlocks puts them on
+// the blocks with withGroupSlots; nothing here names them.
 import type { BlockType } from '../types'
 
-const SPEC_GROUP_SLOTS: Record<string, (string | null)[]> = {
-  repeat: [null],
-  chunk: ['local', 'global'],
+/** The blocks, each group type carrying its slots (null: the single unnamed slot) as `slots`. */
+export function withGroupSlots(blocks: BlockType[], groupSlotsByType: Record<string, (string | null)[]>): BlockType[] {
+  return blocks.map((b) => {
+    const slots = groupSlotsByType[b.name]
+    return Array.isArray(slots) && slots.length ? { ...b, slots: [...slots] } : b
+  })
 }
 
 export function groupSlots(block: BlockType | undefined): (string | null)[] | null {
   if (!block) return null
   if (Array.isArray(block.slots) && block.slots.length) return block.slots
-  return SPEC_GROUP_SLOTS[block.name] ?? null
+  return null
 }
 
 export function isGroupBlock(block: BlockType | undefined): boolean {

@@ -3,6 +3,7 @@
 import type { ParamSchema, Params } from '../types'
 
 export function checkParam(p: ParamSchema, value: unknown): string | null {
+  if (p.nullable && value == null) return null
   if (p.type === 'bool') return typeof value === 'boolean' ? null : 'must be true or false'
   if (p.type === 'choice') return (p.choices ?? []).some((c) => c === value) ? null : `must be one of ${JSON.stringify(p.choices)}`
   if (typeof value !== 'number' || !Number.isFinite(value)) return p.type === 'int' ? 'must be an integer' : 'must be a finite number'

@@ -5,6 +5,7 @@ import {
 } from '../api'
 import { Modal } from '../components/Modal'
 import { formatDate, formatNumber } from '../lib/format'
+import { forkOrigin } from '../lib/share'
 import { Link, navigate } from '../router'
 import { RunStatusBadge } from '../runs/StatusBadge'
 import { useSession } from '../store/session'
@@ -35,7 +36,8 @@ export function GraphPage({ id }: { id: string }) {
         <div>
           <h1>{graph.name}</h1>
           <p className="muted small">{graph.owner} · {graph.visibility} · v{graph.version} · updated {formatDate(graph.updated)}
-            {graph.forked_from && <> · forked from <Link to={`/graphs/${graph.forked_from.id}`}>{graph.forked_from.name}</Link></>}</p>
+            {graph.forked_from && <> · <span data-testid="forked-from">forked from {graph.forked_from.link
+              ? <Link to={graph.forked_from.link}>{forkOrigin(graph.forked_from)}</Link> : forkOrigin(graph.forked_from)}</span></>}</p>
         </div>
         <div className="row">
           <Link to={`/graphs/${graph.id}/edit`} className="button primary" data-testid="open-editor">{graph.can_edit ? 'Edit' : 'View'}</Link>

@@ -1,15 +1,14 @@
 // The run panel: pick a task and its params (forms from GET /api/tasks/), hyper-parameters
-// and budget, Launch; then follow the run live. The run shown is pinned at the top of the panel
+// and budget (forms from GET /api/limits/ launch: the ranges are the limits a launch enforces), Launch; then follow the run live. The run shown is pinned at the top of the panel
 // (scrolled into view on Launch), above the graph's run history, which switches between runs.
-import { useEffect, useMemo, useRef, useState } from 'react'
-import { errorText, fetchTasks, launchRun } from '../api'
+import { useEffect, useRef, useState } from 'react'
+import { errorText, fetchLimits, fetchTasks, launchRun } from '../api'
 import { CardLauncher } from '../cards/CardLauncher'
 import { ParamForm } from '../components/ParamForm'
 import { defaultsOf, firstProblem } from '../lib/params'
 import { Link } from '../router'
 import { useEditor } from '../store/editor'
-import type { Params, Run, TaskType } from '../types'
-import { BUDGET_PARAMS, TRAIN_PARAMS } from './hparams'
+import type { ParamSchema, Params, Run, TaskType } from '../types'
 import { RunHistory } from './RunHistory'
 import { RunView } from './RunView'
 
@@ -23,8 +22,10 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
   const [tasks, setTasks] = useState<TaskType[]>([])
   const [task, setTask] = useState('')
   const [taskParams, setTaskParams] = useState<Params>({})
-  const [hparams, setHparams] = useState<Params>(defaultsOf(TRAIN_PARAMS))
-  const [budget, setBudget] = useState<Params>(defaultsOf(BUDGET_PARAMS))
+  const [trainSchema, setTrainSchema] = useState<ParamSchema[]>([])
+  const [budgetSchema, setBudgetSchema] = useState<ParamSchema[]>([])
+  const [hparams, setHparams] = useState<Params>({})
+  const [budget, setBudget] = useState<Params>({})
   const [run, setRun] = useState<Run | null>(null)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
@@ -43,6 +44,10 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
   }, [run?.id])
 
   useEffect(() => {
+    fetchLimits().then((limits) => {
+      setTrainSchema(limits.launch.hyper); setHparams(defaultsOf(limits.launch.hyper))
+      setBudgetSchema(limits.launch.budget); setBudget(defaultsOf(limits.launch.budget))
+    }).catch((e) => setError(String(e.message)))
     fetchTasks().then((list) => {
       setTasks(list)
       const first = list.find((t) => t.name === 'mqar') ?? list[0]
@@ -51,11 +56,10 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
   }, [])
 
   const current = tasks.find((t) => t.name === task)
-  const trainSchema = useMemo(() => ((current as any)?.train_params as typeof TRAIN_PARAMS) ?? TRAIN_PARAMS, [current])
 
   const launch = async () => {
     setError('')
-    const problem = firstProblem(current?.params ?? [], taskParams) ?? firstProblem(trainSchema, hparams) ?? firstProblem(BUDGET_PARAMS, budget)
+    const problem = firstProblem(current?.params ?? [], taskParams) ?? firstProblem(trainSchema, hparams) ?? firstProblem(budgetSchema, budget)
     if (problem) { setError(problem); return }
     setBusy(true)
     try {
@@ -100,11 +104,11 @@ export function RunPanel({ ensureSaved, canLaunch }: RunPanelProps) {
           onChange={(k, v) => setHparams((p) => ({ ...p, [k]: v }))} />
       </details>
       <details><summary>Budget</summary>
-        <ParamForm schema={BUDGET_PARAMS} values={budget} testid="budget"
+        <ParamForm schema={budgetSchema} values={budget} testid="budget"
           onChange={(k, v) => setBudget((p) => ({ ...p, [k]: v }))} />
       </details>
       {error && <p className="field-error" role="alert" data-testid="launch-error">{error}</p>}
-      <button type="button" className="primary" onClick={launch} disabled={busy || !task || !canLaunch} data-testid="launch">
+      <button type="button" className="primary" onClick={launch} disabled={busy || !task || !canLaunch || !trainSchema.length} data-testid="launch">
         {busy ? 'Launching…' : 'Launch run'}
       </button>
       {!canLaunch && <p className="small muted">Log in to launch runs.</p>}
