@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import api
+
 pytestmark = pytest.mark.browser
 
 TINY_SPEC = {
@@ -24,15 +26,6 @@ TINY_SPEC = {
 TINY_TASK = {"vocab_size": 32, "seq_len": 16, "num_kv_pairs": 2}
 RUN_TIMEOUT_S = 180
 SHOTS = Path(__file__).resolve().parents[2] / "test-results"  # gitignored
-
-
-def api(pg, method: str, url: str, body: dict | None = None) -> dict:
-    """A JSON call with the page's session and CSRF token (as the front end makes it)."""
-    pg.request.get("/api/auth/csrf/")
-    token = next(c["value"] for c in pg.context.cookies() if c["name"] == "csrftoken")
-    response = pg.request.fetch(url, method=method, data=body, headers={"X-CSRFToken": token})
-    assert response.ok, f"{method} {url}: {response.status} {response.text()}"
-    return response.json()
 
 
 def tiny_graph(pg) -> int:

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import VIEWPORT, sign_up
+from tests.browser.conftest import VIEWPORT, api, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -19,14 +19,6 @@ SPEC = {
     "edges": [["in", "a"], ["a", "out"]],
     "layout": {},
 }
-
-
-def api(pg, method: str, url: str, body: dict | None = None) -> dict:
-    pg.request.get("/api/auth/csrf/")
-    token = next(c["value"] for c in pg.context.cookies() if c["name"] == "csrftoken")
-    response = pg.request.fetch(url, method=method, data=body, headers={"X-CSRFToken": token})
-    assert response.ok, f"{method} {url}: {response.status} {response.text()}"
-    return response.json()
 
 
 def test_unlisted_link_token_fork_and_server_limits(user_page, browser, app_url):
