@@ -113,9 +113,13 @@ def short_conv_state(d_model: int, seq_len: int, params: dict) -> float:
     return float(d_model * (params["kernel_size"] - 1) * BYTES_PER_FLOAT)
 
 
-def short_conv_check(d_model: int, max_seq_len: int, params: dict):
-    if params["kernel_size"] > max_seq_len:
-        yield "kernel_size", f"kernel_size ({params['kernel_size']}) must be <= max_seq_len ({max_seq_len})"
+def fits_sequence(param: str):
+    """The registry check of a block whose ``param`` counts tokens: at most max_seq_len of them."""
+    def check(d_model: int, max_seq_len: int, params: dict):
+        if params[param] > max_seq_len:
+            yield param, f"{param} ({params[param]}) must be <= max_seq_len ({max_seq_len})"
+
+    return check
 
 
 register(
@@ -133,7 +137,7 @@ register(
         complexity="O(L)",
         causal=True,
         recurrent=True,
-        check=short_conv_check,
+        check=fits_sequence("kernel_size"),
         tags=("convolution", "token-shift", "linear-time"),
     )
 )
@@ -272,11 +276,6 @@ def hyena_state(d_model: int, seq_len: int, params: dict) -> float:
     return float(((n - 1) * d_model * seq_len + (n + 1) * d_model * (k - 1)) * BYTES_PER_FLOAT)
 
 
-def hyena_check(d_model: int, max_seq_len: int, params: dict):
-    if params["short_filter"] > max_seq_len:
-        yield "short_filter", f"short_filter ({params['short_filter']}) must be <= max_seq_len ({max_seq_len})"
-
-
 register(
     BlockType(
         name="hyena",
@@ -292,7 +291,7 @@ register(
         complexity="O(L log L)",
         causal=True,
         recurrent=False,
-        check=hyena_check,
+        check=fits_sequence("short_filter"),
         tags=("attention-free", "long-convolution", "fft"),
     )
 )
