@@ -104,11 +104,13 @@ class _Search:
 
     # -- measuring one candidate ------------------------------------------------------------------
 
-    def measure(self, d_model: int, factor: float = 1.0) -> _Point | str | None:
-        """The spec at this width (and knob factor): a point, _OVER (past a limit) or None (a check refuses it)."""
-        key = (d_model, factor)
+    def measure(self, d_model: int, factor: float = 1.0, knobs: list[_Knob] | None = None) -> _Point | str | None:
+        """The spec at this width (and factor on ``knobs``, all of them by default): a point, _OVER
+        (past a limit) or None (a check refuses it)."""
+        knobs = self.knobs if knobs is None else knobs
+        key = (d_model, factor, tuple((k.node_id, k.name) for k in knobs))
         if key not in self.cache:
-            candidate = _resized(self.spec, d_model, self.knobs, factor)
+            candidate = _resized(self.spec, d_model, knobs, factor)
             result = validate_spec(_size_only(candidate), vocab_size=self.vocab_size, limits=self.limits)
             if result.ok:
                 value = result.cost.params if self.field == "params" else result.cost.state_bytes
@@ -158,7 +160,10 @@ class _Search:
         best = min(neighbours, key=self.miss)
         if self.miss(best) <= TOLERANCE:
             return best.spec
-        tuned = [p for p in (self.tune(point) for point in neighbours) if p is not None]
+        # All knobs together first; where their steps are too coarse together (a mixture of experts
+        # adds a hidden unit per expert per layer at a time), each one alone.
+        choices = [self.knobs] + ([[knob] for knob in self.knobs] if len(self.knobs) > 1 else [])
+        tuned = [p for knobs in choices for p in (self.tune(point, knobs) for point in neighbours) if p is not None]
         if tuned:
             return min(tuned, key=lambda p: (abs(math.log(p.factor)), self.miss(p))).spec
         raise ScaleError(self.field, self.explain(below, above))
@@ -166,12 +171,12 @@ class _Search:
     def miss(self, point: _Point) -> float:
         return abs(point.value / self.target - 1.0)
 
-    def tune(self, point: _Point) -> _Point | None:
+    def tune(self, point: _Point, knobs: list[_Knob]) -> _Point | None:
         """At this width, the knob factor nearest the target (bisection: the value grows with the factor)."""
-        if not self.knobs:
+        if not knobs:
             return None
-        lo = max(k.low / k.value for k in self.knobs)
-        hi = min(k.high / k.value for k in self.knobs)
+        lo = max(k.low / k.value for k in knobs)
+        hi = min(k.high / k.value for k in knobs)
         if lo > hi:
             return None
         growing = point.value < self.target
@@ -179,7 +184,7 @@ class _Search:
         best = point
         for _ in range(_FACTOR_STEPS):
             mid = math.sqrt(a * b)  # geometric: the factor's range spans orders of magnitude
-            found = self.measure(point.d_model, mid)
+            found = self.measure(point.d_model, mid, knobs)
             if not isinstance(found, _Point):  # over a limit: smaller factors only
                 b = mid
                 continue

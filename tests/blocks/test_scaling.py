@@ -119,3 +119,16 @@ def test_bad_calls():
     broken["model"]["d_model"] = 60  # 4 heads with rotary need a multiple of 8
     with pytest.raises(SpecInvalid):
         scale_to(broken, params=1e5)
+
+
+def test_knobs_too_coarse_together_are_tuned_one_at_a_time():
+    """Jamba-like at 120k: d_model 40 gives 106,680 and 48 gives 144,528; scaling every expansion
+    together moves in steps of ~8,600 (a hidden unit per expert per MoE layer), which jumps over
+    the 3% window, so one expansion alone has to close the gap."""
+    spec = example("jamba_hybrid")
+    spec["model"]["max_seq_len"] = 64
+    scaled = scale_to(spec, params=120_000, vocab_size=VOCAB)
+    counted = sum(p.numel() for p in compile_spec(scaled, vocab_size=VOCAB).parameters())
+    assert abs(counted / 120_000 - 1) <= TOLERANCE
+    expansions = {n["id"]: n["params"]["expansion"] for n in scaled["nodes"] if "expansion" in (n.get("params") or {})}
+    assert sum(value != 2.0 for value in expansions.values()) == 1, expansions
