@@ -162,8 +162,10 @@ class _Search:
             return best.spec
         # All knobs together first; where their steps are too coarse together (a mixture of experts
         # adds a hidden unit per expert per layer at a time), each one alone.
-        choices = [self.knobs] + ([[knob] for knob in self.knobs] if len(self.knobs) > 1 else [])
-        tuned = [p for knobs in choices for p in (self.tune(point, knobs) for point in neighbours) if p is not None]
+        for knobs in [self.knobs] + ([[knob] for knob in self.knobs] if len(self.knobs) > 1 else []):
+            tuned = [p for p in (self.tune(point, knobs) for point in neighbours) if p is not None]
+            if tuned:
+                break
         if tuned:
             return min(tuned, key=lambda p: (abs(math.log(p.factor)), self.miss(p))).spec
         raise ScaleError(self.field, self.explain(below, above))
