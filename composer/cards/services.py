@@ -85,7 +85,6 @@ def card_reusable(*, user, content_hash: str) -> ReportCard | None:
             or same.filter(user=user, status__in=CARD_ACTIVE_STATUSES).order_by("-id").first())
 
 
-@transaction.atomic
 def card_preview(*, graph, request: CardRequest) -> dict:
     """What launching would train, without creating anything: the scaled size, the number of runs
     and the server's wall-time estimate (the editor shows it before launch), or the same RunError."""
@@ -96,6 +95,7 @@ def card_preview(*, graph, request: CardRequest) -> dict:
             "runs": len(plan.entries), "estimate_seconds": plan.estimate_seconds, "notes": plan.notes}
 
 
+@transaction.atomic
 def card_launch(*, user, graph, request: CardRequest) -> tuple[ReportCard, bool]:
     """The card of the graph's latest (or given) version: (card, True) when created with its runs,
     (an identical existing card, False) when reused."""

@@ -178,7 +178,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_RATES": {"writes": "120/min", "signup": "10/hour", "runs": "30/min", "validate": "120/min"},
+    "DEFAULT_THROTTLE_RATES": {"writes": "120/min", "signup": os.environ.get("COMPOSER_SIGNUP_RATE", "10/hour"),
+                               "runs": "30/min", "validate": "120/min"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Composer API",

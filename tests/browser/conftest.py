@@ -45,6 +45,7 @@ def _server_env(var_dir: Path) -> dict:
         COMPOSER_DEVICE="cpu",
         PYTHONUNBUFFERED="1",
         DEBUG="1",
+        COMPOSER_SIGNUP_RATE="1000/hour",  # every test signs a user up from 127.0.0.1
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
