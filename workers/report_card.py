@@ -268,8 +268,8 @@ def _scaled(spec: dict, suite: Suite, budget: dict) -> tuple[dict, list[str]]:
     return scaled, notes
 
 
-def _check_tasks(spec: dict, suite: Suite) -> tuple[int, int]:
-    """Every task of the suite accepts the spec; returns (params, state bytes) at the budget vocabulary."""
+def _check_tasks(spec: dict, suite: Suite) -> dict:
+    """Every task of the suite accepts the spec; returns its cost summary (JSON) at the budget vocabulary."""
     from blocks.spec import validate_spec
     from workers.tasks import get_task, resolve_task_params
 
@@ -295,14 +295,16 @@ def _check_tasks(spec: dict, suite: Suite) -> tuple[int, int]:
     result = validate_spec(spec, vocab_size=BUDGET_VOCAB)
     if not result.ok:  # the card's own budget check; any task above would have said so first
         raise CardInvalid([{"field": f"spec.{e.field}", "message": e.message} for e in result.errors])
-    cost = result.cost.to_json()
-    return int(cost["params"]), int(cost.get("state_bytes") or 0)
+    return result.cost.to_json()
 
 
-# Seconds per training step ~ STEP_OVERHEAD_S + flops per step / CPU_FLOPS, fitted to the quick
-# suite's runs on the development machine (2 cores); an estimate shown before launch, nothing more.
-STEP_OVERHEAD_S = 0.015
-CPU_FLOPS = 4e9
+# Seconds per training step ~ STEP_OVERHEAD_S + training FLOPs per step / CPU_FLOPS: an estimate shown
+# before launch. Against quick cards measured on 2026-11-30 (bench/report_card.py, one thread, 120k
+# parameters): Transformer 213 s (estimate 207), Hyena 254 s (208), Mamba 973 s (209). At this size
+# a step costs dispatch, not FLOPs, and FLOPs miss the recurrent scans' per-step cost (Mamba 4.7x
+# under); a per-block time factor in the registry is what would fix it.
+STEP_OVERHEAD_S = 0.03
+CPU_FLOPS = 4e11
 GPU_SPEEDUP = 10.0
 
 
@@ -328,10 +330,7 @@ def plan_card(spec: Any, *, suite: Any, params: Any = None, state: Any = None, s
     budget = _budget(params, state)
     seed_list = _seeds(seeds)
     scaled, notes = _scaled(spec, suite_obj, budget)
-    n_params, state_bytes = _check_tasks(scaled, suite_obj)
-    from blocks.spec import validate_spec
-
-    flops = validate_spec(scaled, vocab_size=BUDGET_VOCAB).cost.flops_per_token
+    cost = _check_tasks(scaled, suite_obj)
     entries = []
     for seed in seed_list:
         for item in suite_obj.tasks:
@@ -345,9 +344,9 @@ def plan_card(spec: Any, *, suite: Any, params: Any = None, state: Any = None, s
                     config["stop_at_accuracy"] = suite_obj.stop_at_accuracy
                 key = f"{item.task}/{item.setting}/lr={lr:g},wd={wd:g}/seed={seed}"
                 entries.append(CardEntry(key, item.task, item.setting, dict(item.task_params), config, seed))
-    return CardPlan(suite=suite_obj.name, budget=budget, seeds=seed_list, spec=scaled, params=n_params,
-                    state_bytes=state_bytes, entries=entries,
-                    estimate_seconds=estimate_seconds(flops, suite_obj, len(seed_list)), notes=notes)
+    return CardPlan(suite=suite_obj.name, budget=budget, seeds=seed_list, spec=scaled, params=int(cost["params"]),
+                    state_bytes=int(cost["state_bytes"]), entries=entries,
+                    estimate_seconds=estimate_seconds(cost["flops_per_token"], suite_obj, len(seed_list)), notes=notes)
 
 
 def _spread(values: list[float]) -> float:
