@@ -20,6 +20,8 @@ COPY examples/ examples/
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN pip install --extra-index-url "$TORCH_INDEX" -e .
 COPY --from=frontend /src/frontend/dist frontend/dist
+# .gz and .br next to each built file: whitenoise serves the one the browser accepts.
+RUN python -m whitenoise.compress --quiet frontend/dist
 RUN useradd --create-home composer && mkdir -p /app/var && chown composer /app/var
 USER composer
 EXPOSE 8000

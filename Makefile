@@ -5,12 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON_INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := frontend/node_modules/.installed
-FRONTEND_BUILT := frontend/dist/index.html
+# The build's last step writes compressed copies (.gz, .br) next to each file, which whitenoise serves.
+FRONTEND_BUILT := frontend/dist/index.html.gz
 FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.* frontend/package.json -type f 2>/dev/null)
 FAST := not slow and not browser and not integration
 
 .PHONY: run test test-fast install frontend bench clean
 
+# make run is the development server: DEBUG on (settings default it to off) unless the environment says otherwise.
+run: export DEBUG ?= true
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_examples
@@ -41,8 +44,9 @@ $(NODE_INSTALLED): frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(FRONTEND_BUILT): $(NODE_INSTALLED) $(FRONTEND_SOURCES)
+$(FRONTEND_BUILT): $(NODE_INSTALLED) $(FRONTEND_SOURCES) | $(PYTHON_INSTALLED)
 	cd frontend && npm run build
+	$(PY) -m whitenoise.compress --quiet frontend/dist
 
 frontend: $(FRONTEND_BUILT)
 

@@ -63,6 +63,7 @@ class BenchStack:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "composer.settings.base",
+            "SECRET_KEY": "composer-bench-not-secret",  # production-shaped: DEBUG off, which refuses the default key
             "DATABASE_URL": database_url or f"sqlite:///{self.tmp / 'bench.sqlite3'}",
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "COMPOSER_VAR_DIR": str(self.tmp / "var"),
@@ -81,7 +82,7 @@ class BenchStack:
             self.redis = EmbeddedRedis(self.tmp / "redis", port=self.redis_port).start()
             self.children.append(self.redis.process)
             subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=self.env, cwd=REPO, check=True)
-            os.environ.update({k: self.env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "COMPOSER_VAR_DIR")})
+            os.environ.update({k: self.env[k] for k in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "COMPOSER_VAR_DIR")})
             import django
 
             django.setup()

@@ -1,7 +1,9 @@
 """Settings read from the environment in one place, with safe defaults for the embedded mode.
 
 Embedded default: SQLite and logs under ``var/``; Redis from ``REDIS_URL`` (``composer up``
-starts a bundled one and sets it when unset). Production (DEBUG off) refuses the default secret.
+starts a bundled one and sets it when unset). ``DEBUG`` is off unless the environment turns it on
+(``make run``, the test settings and the browser tests' server do); with it off the default secret
+is refused.
 """
 from __future__ import annotations
 
@@ -29,12 +31,28 @@ def env_list(name: str, default: str) -> list[str]:
 
 DEFAULT_SECRET_KEY = "composer-insecure-development-key-change-me"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (production refuses the default secret)")
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (production refuses the default secret); "
+                               "for development set DEBUG=true, as `make run` does")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")
+
+# --- HTTPS (``manage.py check --deploy``) -----------------------------------------------------
+# COMPOSER_HTTPS=true says the site is served over HTTPS only (TLS at daphne or at a proxy): it
+# turns on the redirect, secure cookies and HSTS; each has its own variable to override it.
+HTTPS = env_bool("COMPOSER_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # health checks probe plain HTTP from inside the host
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# Behind a proxy that terminates TLS, the proxy's X-Forwarded-Proto says whether the request was
+# HTTPS; trust it only when that proxy sets it (and strips a client's own).
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "daphne",
@@ -206,6 +224,16 @@ STATIC_ROOT.mkdir(exist_ok=True)
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"  # `npm run build` output, served by whitenoise
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
 WHITENOISE_USE_FINDERS = True
+# The build writes .gz and .br files next to each asset (the Makefile runs whitenoise.compress after
+# `npm run build`); whitenoise picks the one the client accepts. Everything Vite puts under assets/
+# has a content hash in its name, so browsers may keep it forever; other files (index.html) are
+# revalidated.
+FRONTEND_ASSETS_URL = f"{STATIC_URL}assets/"  # Vite's build.assetsDir under its base
+
+
+def WHITENOISE_IMMUTABLE_FILE_TEST(path: str, url: str) -> bool:  # noqa: N802 - a setting
+    return url.startswith(FRONTEND_ASSETS_URL)
+
 
 LOGGING = {
     "version": 1,

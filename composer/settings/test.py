@@ -1,6 +1,12 @@
 """Settings for pytest: the environment's database and Redis, a fast password hasher, no throttling noise."""
-from .base import *  # noqa: F401,F403
-from .base import DATABASES, REST_FRAMEWORK, VAR_DIR, env_bool
+import os
+
+# Tests run the development configuration (base defaults DEBUG to off, and then refuses the default
+# secret); servers and workers the tests start with these settings inherit it.
+os.environ.setdefault("DEBUG", "true")
+
+from .base import *  # noqa: E402,F401,F403
+from .base import DATABASES, REST_FRAMEWORK, VAR_DIR, env_bool  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "10000/min", "signup": "10000/min", "runs": "10000/min", "validate": "10000/min"}}
