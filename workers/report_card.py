@@ -18,6 +18,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -165,6 +166,26 @@ FULL = _register(Suite(
     evals_per_run=10,  # stop_at_accuracy is checked at each
     stop_at_accuracy=0.999,
 ))
+
+
+# Seconds on a CPU: three short settings that really train but rank nothing, for tests on real processes
+# (the browser tests' server). Registered only when COMPOSER_SMOKE_SUITE=1, so users never see it.
+SMOKE = Suite(
+    name="smoke",
+    title="Smoke (tests, seconds)",
+    description="Three settings of 20 steps each: checks that a card trains end to end; its scores mean nothing.",
+    tasks=(
+        SuiteTask("mqar", "vocab=64,seq=32,pairs=4", {"vocab_size": 64, "seq_len": 32, "num_kv_pairs": 4}, 20, 8),
+        SuiteTask("selective_copy", "vocab=16,seq=32,copy=4", {"vocab_size": 16, "seq_len": 32, "num_tokens": 4}, 20, 8),
+        SuiteTask("compression", "vocab=16,seq=16", {"vocab_size": 16, "seq_len": 16}, 20, 8),
+    ),
+    sweep=((3e-3, 0.1),),
+    device="cpu",
+    eval_batches=2,
+    evals_per_run=1,
+)
+if os.environ.get("COMPOSER_SMOKE_SUITE") == "1":
+    _register(SMOKE)
 
 
 def get_suite(name: Any) -> Suite:

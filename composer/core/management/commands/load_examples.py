@@ -4,7 +4,9 @@
 ``{"file": "mamba.json", "title", "description", "tags"}`` or as a mapping from file name to
 that metadata; files it does not mention are loaded with their file name as title. Idempotent:
 each template is found again by its file stem; a changed spec becomes a new version, an
-unchanged one is left alone.
+unchanged one is left alone. Then the examples' report cards shipped in
+``examples/reference-cards/`` are loaded onto them (``composer.cards.reference``); a stale one
+(the example or the suite changed since it was computed) is an error.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from composer.cards.reference import ReferenceCardsInvalid, load_reference_cards
 from composer.graphs.models import Graph, Visibility
 from composer.graphs.services import graph_create, graph_update
 from composer.graphs.spec_shape import spec_shape_errors
@@ -95,3 +98,8 @@ class Command(BaseCommand):
             if check is not None and not check.ok:
                 self.stderr.write(f"warning: {path.name} does not validate: {check.errors[:3]}")
         self.stdout.write(f"examples: {created} created, {updated} updated, {unchanged} unchanged")
+        try:
+            cards = load_reference_cards(directory=directory / "reference-cards", owner=owner)
+        except ReferenceCardsInvalid as error:
+            raise CommandError(f"reference-cards/{error}") from None
+        self.stdout.write("reference cards: " + ", ".join(f"{n} {what}" for what, n in cards.items()))
