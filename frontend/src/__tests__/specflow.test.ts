@@ -38,7 +38,15 @@ describe('spec <-> React Flow', () => {
     expect(local.data.slot).toBe('local')
     const group = nodes.find((n) => n.id === 'c')!
     expect(group.type).toBe(GROUP_NODE)
-    expect(group.style).toMatchObject({ width: 500, height: 300 })
+    // The size React Flow draws and NodeResizer changes (not style, which the resizer leaves alone).
+    expect(group).toMatchObject({ width: 500, height: 300 })
+    expect(local.extent).toBeUndefined()  // a child can be dragged out of its group
+  })
+
+  it('saves a resized group in the layout', () => {
+    const { nodes, edges } = specToFlow(SPEC, BLOCKS)
+    const resized = nodes.map((n) => (n.id === 'c' ? { ...n, width: 517.4, height: 432 } : n))
+    expect(flowToSpec(resized, edges, SPEC.model).layout!.c).toEqual({ x: 0, y: 100, w: 517, h: 432 })
   })
 
   it('round-trips a spec', () => {

@@ -15,6 +15,7 @@ import { CostBar } from './CostBar'
 import { Canvas } from './Canvas'
 import { ExportDialog, ImportDialog, SaveDialog, ShareDialog } from './dialogs'
 import { Inspector } from './Inspector'
+import { loadModelSchema, modelDefaults } from './modelSchema'
 import { Palette } from './Palette'
 import { ShortcutsHelp } from './ShortcutsHelp'
 import { Toolbar } from './Toolbar'
@@ -75,9 +76,10 @@ function Editor({ graphId }: { graphId?: string }) {
       try {
         const store = useEditor.getState()
         if (!store.blocks.size) {
-          const blocks = await fetchBlocks()
+          const [blocks, modelFields] = await Promise.all([fetchBlocks(), loadModelSchema()])
           if (!blocks.length) throw new Error('the server sent an empty block registry (GET /api/blocks/); reload to try again')
           store.setBlocks(blocks)
+          store.setModelDefaults(modelDefaults(modelFields))
         }
         const session = useSession.getState()
         const me = session.loaded ? session.user : await session.refresh()
@@ -107,7 +109,7 @@ function Editor({ graphId }: { graphId?: string }) {
             needsLayout = useEditor.getState().load(draft.spec, { name: draft.name }, { dirty: true })
             setRestored(draft)
           } else {
-            useEditor.getState().load(newSpec(), {})
+            useEditor.getState().load(newSpec(useEditor.getState().modelDefaults), {})
           }
         }
         if (cancelled) return
@@ -210,7 +212,7 @@ function Editor({ graphId }: { graphId?: string }) {
           <button type="button" className="link" onClick={() => {
             clearDraft(meta.id)
             setRestored(null)
-            useEditor.getState().load(serverSpec.current ?? newSpec(), useEditor.getState().meta)
+            useEditor.getState().load(serverSpec.current ?? newSpec(useEditor.getState().modelDefaults), useEditor.getState().meta)
           }}>Discard them</button>
         </div>
       )}

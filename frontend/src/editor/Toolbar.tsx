@@ -33,8 +33,9 @@ export const Toolbar = memo(function Toolbar(p: ToolbarProps) {
           {meta.version ? `v${meta.version}` : 'details'}{meta.owner ? ` · ${meta.owner}` : ''}
         </Link>
       )}
-      <span className={`save-state small ${p.dirty ? 'unsaved' : ''}`} data-testid="save-state">
-        {p.readOnly ? 'read-only' : p.dirty ? 'unsaved (draft kept)' : 'saved'}
+      {/* A graph never saved is "unsaved" even before its first change. */}
+      <span className={`save-state small ${p.dirty || meta.id == null ? 'unsaved' : ''}`} data-testid="save-state">
+        {p.readOnly ? 'read-only' : p.dirty ? 'unsaved (draft kept)' : meta.id == null ? 'unsaved' : 'saved'}
       </span>
       <span className="toolbar-spacer" />
       {!p.readOnly && <>

@@ -11,12 +11,13 @@ export function useLiveValidation(): void {
   useEffect(() => {
     if (!ready) return
     const ctrl = new AbortController()
-    const { setValidation } = useEditor.getState()
-    setValidation(null, true)
+    const { setValidation, setValidating } = useEditor.getState()
+    setValidating(true)
     const timer = setTimeout(() => {
+      // The answer is for this revision: the cost bar greys it once the graph changes again.
       validateSpec(useEditor.getState().spec(), ctrl.signal)
-        .then((v) => setValidation(v, false))
-        .catch((e) => { if (e?.name !== 'AbortError') setValidation(null, false) })
+        .then((v) => setValidation(v, rev))
+        .catch((e) => { if (e?.name !== 'AbortError') setValidating(false, (e as Error).message) })
     }, VALIDATE_DELAY_MS)
     return () => { clearTimeout(timer); ctrl.abort() }
   }, [rev, ready])

@@ -1,7 +1,9 @@
-// Auto-layout with elkjs (layered, top to bottom), groups laid out with their sub-graphs.
-// elkjs is loaded on first use so it stays out of the initial bundle.
+// Auto-layout with elkjs (layered, top to bottom), groups laid out with their sub-graphs and sized
+// by elk to hold them (never under GROUP_MIN_W x GROUP_MIN_H, a size elk is told, so no box overlaps
+// another). elkjs is loaded on first use so it stays out of the initial bundle.
 import type { FlowEdge, FlowNode } from './specflow'
-import { GROUP_H, GROUP_NODE, GROUP_W, NODE_H, NODE_W } from './specflow'
+import { GROUP_H, GROUP_MIN_H, GROUP_MIN_W, GROUP_NODE, GROUP_W } from './specflow'
+import { GROUP_HEAD, GROUP_PAD, nodeSize } from './geometry'
 
 type Positions = Record<string, { x: number; y: number; w?: number; h?: number }>
 
@@ -25,7 +27,11 @@ const ROOT_OPTIONS = {
   'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
 }
 
-const GROUP_OPTIONS = { 'elk.padding': '[top=44,left=20,bottom=20,right=20]' }
+const GROUP_OPTIONS = {
+  'elk.padding': `[top=${GROUP_HEAD + 4},left=${GROUP_PAD + 4},bottom=${GROUP_PAD + 4},right=${GROUP_PAD + 4}]`,
+  'elk.nodeSize.constraints': '[MINIMUM_SIZE]',
+  'elk.nodeSize.minimum': `(${GROUP_MIN_W}, ${GROUP_MIN_H})`,
+}
 
 export async function autoLayout(nodes: FlowNode[], edges: FlowEdge[]): Promise<Positions> {
   const { default: ELK } = await import('elkjs/lib/elk.bundled.js')
@@ -35,9 +41,7 @@ export async function autoLayout(nodes: FlowNode[], edges: FlowEdge[]): Promise<
     const isGroup = n.type === GROUP_NODE
     elkNodes.set(n.id, {
       id: n.id,
-      ...(isGroup ? { children: [], edges: [], layoutOptions: GROUP_OPTIONS } : {
-        width: n.measured?.width ?? NODE_W, height: n.measured?.height ?? NODE_H,
-      }),
+      ...(isGroup ? { children: [], edges: [], layoutOptions: GROUP_OPTIONS } : { width: nodeSize(n).w, height: nodeSize(n).h }),
     })
   }
   const root: ElkNode = { id: '__root__', children: [], edges: [], layoutOptions: ROOT_OPTIONS }
@@ -51,10 +55,10 @@ export async function autoLayout(nodes: FlowNode[], edges: FlowEdge[]): Promise<
     const container = owner ? elkNodes.get(owner) ?? root : root
     container.edges!.push({ id: e.id, sources: [e.source], targets: [e.target] })
   }
-  // Empty groups get a default size.
+  // Empty groups keep their size.
   for (const n of nodes) {
     const en = elkNodes.get(n.id)!
-    if (n.type === GROUP_NODE && !en.children!.length) { en.width = GROUP_W; en.height = GROUP_H; delete en.children }
+    if (n.type === GROUP_NODE && !en.children!.length) { en.width = nodeSize(n).w; en.height = nodeSize(n).h; delete en.children }
   }
   const out = (await elk.layout(root as any)) as ElkNode
   const positions: Positions = {}
@@ -63,7 +67,7 @@ export async function autoLayout(nodes: FlowNode[], edges: FlowEdge[]): Promise<
       const isGroup = byId.get(c.id)?.type === GROUP_NODE
       positions[c.id] = {
         x: Math.round(c.x ?? 0), y: Math.round(c.y ?? 0),
-        ...(isGroup ? { w: Math.max(260, Math.round(c.width ?? GROUP_W)), h: Math.max(160, Math.round(c.height ?? GROUP_H)) } : {}),
+        ...(isGroup ? { w: Math.round(c.width ?? GROUP_W), h: Math.round(c.height ?? GROUP_H) } : {}),
       }
       walk(c)
     }

@@ -14,10 +14,6 @@ export interface BlockData extends Record<string, unknown> {
 export type FlowNode = Node<BlockData>
 export type FlowEdge = Edge
 
-export const DEFAULT_MODEL: ModelSettings = {
-  d_model: 128, max_seq_len: 512, norm: 'rmsnorm', tie_embeddings: true, allow_noncausal: false,
-}
-
 /** React Flow node types (not "group": xyflow styles that name itself). */
 export const BLOCK_NODE = 'block'
 export const GROUP_NODE = 'blockGroup'
@@ -26,11 +22,16 @@ export const NODE_W = 220
 export const NODE_H = 64
 export const GROUP_W = 460
 export const GROUP_H = 260
+/** The smallest a group can be resized to (or laid out at). */
+export const GROUP_MIN_W = 260
+export const GROUP_MIN_H = 160
 
-export function newSpec(): Spec {
+/** A new graph: Input -> Output, with the model settings' defaults (GET /api/spec-schema/, see
+ * editor/modelSchema.ts modelDefaults). */
+export function newSpec(model: Partial<ModelSettings>): Spec {
   return {
     version: 1,
-    model: { ...DEFAULT_MODEL },
+    model: { ...model } as ModelSettings,
     nodes: [{ id: 'in', type: 'input' }, { id: 'out', type: 'output' }],
     edges: [['in', 'out']],
     layout: { in: { x: 0, y: 0 }, out: { x: 0, y: 240 } },
@@ -69,12 +70,12 @@ export function specToFlow(spec: Spec, blocks: Map<string, BlockType>): { nodes:
       position: pos ? { x: pos.x, y: pos.y } : { x: 0, y: i * 100 },
       data: { blockType: n.type, params: { ...(n.params ?? {}) }, ...(n.slot ? { slot: n.slot } : {}) },
     }
-    if (n.parent) {
-      node.parentId = n.parent
-      node.extent = 'parent'
-    }
+    // No extent: a child can be dragged out of its group (Canvas reparents it on drop).
+    if (n.parent) node.parentId = n.parent
+    // A group's size is node.width/height: what React Flow draws and NodeResizer sets.
     if (group) {
-      node.style = { width: pos?.w ?? GROUP_W, height: pos?.h ?? GROUP_H }
+      node.width = pos?.w ?? GROUP_W
+      node.height = pos?.h ?? GROUP_H
     }
     return node
   })
@@ -82,10 +83,15 @@ export function specToFlow(spec: Spec, blocks: Map<string, BlockType>): { nodes:
   return { nodes: sortParentsFirst(nodes), edges, needsLayout }
 }
 
+/** A group's size: node.width/height (set on load, by NodeResizer and by auto-layout). */
+export function groupSize(n: FlowNode): { w: number; h: number } {
+  return { w: Number(n.width ?? n.measured?.width ?? GROUP_W), h: Number(n.height ?? n.measured?.height ?? GROUP_H) }
+}
+
 function sizeOf(n: FlowNode): { w?: number; h?: number } {
-  const w = Number(n.style?.width ?? n.measured?.width ?? n.width)
-  const h = Number(n.style?.height ?? n.measured?.height ?? n.height)
-  return n.type === GROUP_NODE ? { w: Math.round(w || GROUP_W), h: Math.round(h || GROUP_H) } : {}
+  if (n.type !== GROUP_NODE) return {}
+  const { w, h } = groupSize(n)
+  return { w: Math.round(w), h: Math.round(h) }
 }
 
 export function flowToSpec(nodes: FlowNode[], edges: FlowEdge[], model: ModelSettings): Spec {
@@ -131,20 +137,6 @@ export function createsCycle(edges: FlowEdge[], source: string, target: string):
     stack.push(...(out.get(cur) ?? []))
   }
   return false
-}
-
-/** Absolute position of a node, summing its parents' positions. */
-export function absolutePosition(node: FlowNode, byId: Map<string, FlowNode>): { x: number; y: number } {
-  let x = node.position.x
-  let y = node.position.y
-  let p = node.parentId ? byId.get(node.parentId) : undefined
-  let guard = 0
-  while (p && guard++ < 50) {
-    x += p.position.x
-    y += p.position.y
-    p = p.parentId ? byId.get(p.parentId) : undefined
-  }
-  return { x, y }
 }
 
 /** All descendants of a group (children, grandchildren...). */

@@ -4,9 +4,11 @@ import {
 } from '@xyflow/react'
 import { create } from 'zustand'
 import type { BlockType, CostSummary, ModelSettings, Params, Spec, SpecError, Visibility } from '../types'
-import { groupSlots, isEndpoint, isGroupBlock } from '../lib/groups'
+import { connectionProblem, orient, type Ends } from '../lib/connections'
+import { absolutePosition, centreOf, groupAt, growGroupsToFit, nodeSize, type Point } from '../lib/geometry'
+import { isEndpoint, isGroupBlock } from '../lib/groups'
 import {
-  BLOCK_NODE, DEFAULT_MODEL, GROUP_H, GROUP_NODE, GROUP_W, NODE_H, NODE_W, absolutePosition, createsCycle, defaultParams,
+  BLOCK_NODE, GROUP_H, GROUP_NODE, GROUP_W, NODE_H, NODE_W, defaultParams,
   descendants, flowToSpec, freshId, makeEdge, sortParentsFirst, specToFlow,
   type FlowEdge, type FlowNode,
 } from '../lib/specflow'
@@ -28,6 +30,8 @@ export interface EditorState {
   nodes: FlowNode[]
   edges: FlowEdge[]
   model: ModelSettings
+  /** The model settings' defaults, from the spec schema the server serves (editor/modelSchema.ts). */
+  modelDefaults: Partial<ModelSettings>
   meta: GraphMeta
   /** Increments on every change to the spec (not on selection). */
   rev: number
@@ -35,10 +39,21 @@ export interface EditorState {
   past: Snapshot[]
   future: Snapshot[]
   clipboard: { nodes: FlowNode[]; edges: FlowEdge[] } | null
+  /** The last validation's answer, for the graph at revision validatedRev (null: none yet). */
   errors: SpecError[]
   errorsByNode: Record<string, SpecError[]>
+  /** Its cost: null when that graph was invalid. */
   cost: CostSummary | null
+  /** The cost of the last valid graph, shown greyed while the graph is invalid. */
+  lastCost: CostSummary | null
+  validatedRev: number | null
   validating: boolean
+  /** Why the last validation request failed (network, server), or null. */
+  validationError: string | null
+  /** The group a dragged node or palette block would land in, highlighted while dragging. */
+  dropTarget: string | null
+  /** Blocks just dropped, by id: the flow point their centre goes to once React Flow has measured them. */
+  pendingCentre: Record<string, Point>
 
   setBlocks: (list: BlockType[]) => void
   load: (spec: Spec, meta: Partial<GraphMeta>, opts?: { dirty?: boolean }) => boolean
@@ -47,12 +62,20 @@ export interface EditorState {
   onNodesChange: (changes: NodeChange<FlowNode>[]) => void
   onEdgesChange: (changes: EdgeChange<FlowEdge>[]) => void
   connect: (c: Connection) => void
-  canConnect: (c: { source: string | null; target: string | null }) => boolean
-  addBlock: (type: string, at: { x: number; y: number }) => string | null
+  /** Why this connection (as React Flow reports it, see lib/connections orient) cannot be made, or null. */
+  connectionProblem: (c: Ends) => string | null
+  /** Add a block with its centre at `at` (flow coordinates), inside the group there if any. */
+  addBlock: (type: string, at: Point) => string | null
   updateParams: (id: string, patch: Params) => void
   setSlot: (id: string, slot: string) => void
   setModel: (patch: Partial<ModelSettings>) => void
-  reparent: (id: string) => void
+  /** After a drag: the nodes whose centre is now in another group (or none) move into it. */
+  reparent: (ids: string[]) => void
+  /** The group a node dragged now would land in (null: the top level). */
+  dropTargetFor: (id: string) => string | null
+  setDropTarget: (id: string | null) => void
+  /** After a resize: the group grows back to hold its children. */
+  resizeEnd: (id: string) => void
   deleteSelected: () => void
   copy: () => void
   paste: () => void
@@ -61,8 +84,11 @@ export interface EditorState {
   redo: () => void
   setPositions: (pos: Record<string, { x: number; y: number; w?: number; h?: number }>) => void
   setMeta: (meta: Partial<GraphMeta>) => void
+  setModelDefaults: (model: Partial<ModelSettings>) => void
   markSaved: () => void
-  setValidation: (v: { errors: SpecError[]; cost: CostSummary | null } | null, validating?: boolean) => void
+  /** The server's answer for the graph at revision `rev`. */
+  setValidation: (v: { errors: SpecError[]; cost: CostSummary | null }, rev: number) => void
+  setValidating: (validating: boolean, error?: string) => void
 }
 
 const HISTORY_LIMIT = 100
@@ -75,28 +101,6 @@ function groupErrors(errors: SpecError[]): Record<string, SpecError[]> {
   const out: Record<string, SpecError[]> = {}
   for (const e of errors) if (e.node_id) (out[e.node_id] ??= []).push(e)
   return out
-}
-
-/** Which group (innermost) and slot contains an absolute point, excluding `skip`. */
-function groupAt(point: { x: number; y: number }, nodes: FlowNode[], blocks: Map<string, BlockType>, skip: Set<string>) {
-  const byId = new Map(nodes.map((n) => [n.id, n]))
-  let best: { node: FlowNode; depth: number; abs: { x: number; y: number } } | null = null
-  for (const n of nodes) {
-    if (n.type !== GROUP_NODE || skip.has(n.id)) continue
-    const abs = absolutePosition(n, byId)
-    const w = Number(n.style?.width ?? GROUP_W)
-    const h = Number(n.style?.height ?? GROUP_H)
-    if (point.x >= abs.x && point.x <= abs.x + w && point.y >= abs.y && point.y <= abs.y + h) {
-      let depth = 0
-      for (let p = n.parentId; p; p = byId.get(p)?.parentId) depth++
-      if (!best || depth > best.depth) best = { node: n, depth, abs }
-    }
-  }
-  if (!best) return null
-  const slots = groupSlots(blocks.get(best.node.data.blockType)) ?? [null]
-  const w = Number(best.node.style?.width ?? GROUP_W)
-  const lane = Math.min(slots.length - 1, Math.max(0, Math.floor(((point.x - best.abs.x) / w) * slots.length)))
-  return { group: best.node, abs: best.abs, slot: slots[lane] ?? undefined }
 }
 
 export const useEditor = create<EditorState>()((set, get) => {
@@ -115,7 +119,8 @@ export const useEditor = create<EditorState>()((set, get) => {
     blocks: new Map(),
     nodes: [],
     edges: [],
-    model: { ...DEFAULT_MODEL },
+    model: {} as ModelSettings,
+    modelDefaults: {},
     meta: emptyMeta,
     rev: 0,
     savedRev: 0,
@@ -125,7 +130,12 @@ export const useEditor = create<EditorState>()((set, get) => {
     errors: [],
     errorsByNode: {},
     cost: null,
+    lastCost: null,
+    validatedRev: null,
     validating: false,
+    validationError: null,
+    dropTarget: null,
+    pendingCentre: {},
 
     setBlocks: (list) => set({ blocks: new Map(list.map((b) => [b.name, b])) }),
 
@@ -134,10 +144,11 @@ export const useEditor = create<EditorState>()((set, get) => {
       const rev = get().rev + 1
       set({
         nodes, edges,
-        model: { ...DEFAULT_MODEL, ...(spec.model ?? {}) },
+        model: { ...get().modelDefaults, ...(spec.model ?? {}) } as ModelSettings,
         meta: { ...emptyMeta, ...meta },
         past: [], future: [], rev, savedRev: opts?.dirty ? rev - 1 : rev,
-        errors: [], errorsByNode: {}, cost: null,
+        errors: [], errorsByNode: {}, cost: null, lastCost: null, validatedRev: null, validationError: null,
+        dropTarget: null, pendingCentre: {},
       })
       return needsLayout
     },
@@ -171,9 +182,31 @@ export const useEditor = create<EditorState>()((set, get) => {
         })
         return
       }
-      const moved = changes.some((c) => (c.type === 'position' && c.position) || (c.type === 'dimensions' && c.resizing))
-      const nodes = applyNodeChanges(changes, s.nodes)
-      set(moved ? { nodes, rev: s.rev + 1 } : { nodes })
+      let moved = changes.some((c) => (c.type === 'position' && c.position) || (c.type === 'dimensions' && c.resizing))
+      let nodes = applyNodeChanges(changes, s.nodes)
+      // A block just dropped is measured now: put its centre exactly under the pointer it was dropped at.
+      const measured = changes.filter((c) => c.type === 'dimensions' && c.dimensions && s.pendingCentre[c.id])
+      let pendingCentre = s.pendingCentre
+      if (measured.length) {
+        pendingCentre = { ...s.pendingCentre }
+        const parents = new Set<string>()
+        for (const c of measured) {
+          const id = (c as { id: string }).id
+          const at = pendingCentre[id]
+          delete pendingCentre[id]
+          const byId = new Map(nodes.map((n) => [n.id, n]))
+          const node = byId.get(id)
+          if (!node) continue
+          const parent = node.parentId ? byId.get(node.parentId) : undefined
+          const origin = parent ? absolutePosition(parent, byId) : { x: 0, y: 0 }
+          const { w, h } = nodeSize(node)
+          nodes = nodes.map((n) => (n.id === id ? { ...n, position: { x: at.x - w / 2 - origin.x, y: at.y - h / 2 - origin.y } } : n))
+          if (parent) parents.add(parent.id)
+        }
+        nodes = growGroupsToFit(nodes, parents)
+        moved = true
+      }
+      set(moved ? { nodes, pendingCentre, rev: s.rev + 1 } : { nodes })
     },
 
     onEdgesChange: (changes) => {
@@ -183,22 +216,16 @@ export const useEditor = create<EditorState>()((set, get) => {
       else set({ edges })
     },
 
-    canConnect: ({ source, target }) => {
-      if (!source || !target || source === target) return false
-      const { nodes, edges } = get()
-      const a = nodes.find((n) => n.id === source)
-      const b = nodes.find((n) => n.id === target)
-      if (!a || !b) return false
-      // Edges never cross a group boundary (same parent and slot).
-      if ((a.parentId ?? '') !== (b.parentId ?? '')) return false
-      if ((a.data.slot ?? '') !== (b.data.slot ?? '')) return false
-      if (edges.some((e) => e.source === source && e.target === target)) return false
-      return !createsCycle(edges, source, target)
+    connectionProblem: (c) => {
+      const s = get()
+      return connectionProblem(orient(c), s.nodes, s.edges)
     },
 
     connect: (c) => {
-      if (!get().canConnect(c)) return
-      commit({ edges: [...get().edges, makeEdge(c.source!, c.target!)] })
+      const s = get()
+      const edge = orient(c)
+      if (connectionProblem(edge, s.nodes, s.edges)) return
+      commit({ edges: [...s.edges, makeEdge(edge.source!, edge.target!)] })
     },
 
     addBlock: (type, at) => {
@@ -209,17 +236,26 @@ export const useEditor = create<EditorState>()((set, get) => {
       const taken = new Set(s.nodes.map((n) => n.id))
       const id = freshId(type, taken)
       const group = isGroupBlock(block)
-      const hit = isEndpoint(type) ? null : groupAt(at, s.nodes, s.blocks, new Set())
+      const hit = isEndpoint(type) ? null : groupAt(at, s.nodes, s.blocks)
+      // A block's height is known once React Flow measures it (onNodesChange then re-centres it).
+      const w = group ? GROUP_W : NODE_W
+      const h = group ? GROUP_H : NODE_H
+      const origin = hit ? hit.abs : { x: 0, y: 0 }
       const node: FlowNode = {
         id,
         type: group ? GROUP_NODE : BLOCK_NODE,
-        position: hit ? { x: at.x - hit.abs.x, y: at.y - hit.abs.y } : { x: at.x - NODE_W / 2, y: at.y - NODE_H / 2 },
+        position: { x: at.x - w / 2 - origin.x, y: at.y - h / 2 - origin.y },
         data: { blockType: type, params: defaultParams(block), ...(hit?.slot ? { slot: hit.slot } : {}) },
         selected: true,
-        ...(group ? { style: { width: GROUP_W, height: GROUP_H } } : {}),
-        ...(hit ? { parentId: hit.group.id, extent: 'parent' as const } : {}),
+        ...(group ? { width: w, height: h } : {}),
+        ...(hit ? { parentId: hit.group.id } : {}),
       }
-      commit({ nodes: sortParentsFirst([...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node]) })
+      const nodes = sortParentsFirst([...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node])
+      commit({
+        nodes: hit ? growGroupsToFit(nodes, [hit.group.id]) : nodes,
+        pendingCentre: group ? s.pendingCentre : { ...s.pendingCentre, [id]: at },
+        dropTarget: null,
+      })
       return id
     },
 
@@ -241,35 +277,62 @@ export const useEditor = create<EditorState>()((set, get) => {
 
     setModel: (patch) => commit({ model: { ...get().model, ...patch } }),
 
-    reparent: (id) => {
+    dropTargetFor: (id) => {
       const s = get()
       const node = s.nodes.find((n) => n.id === id)
-      if (!node || isEndpoint(node.data.blockType)) return
-      const byId = new Map(s.nodes.map((n) => [n.id, n]))
-      const abs = absolutePosition(node, byId)
-      const w = node.type === GROUP_NODE ? Number(node.style?.width ?? GROUP_W) : (node.measured?.width ?? NODE_W)
-      const h = node.type === GROUP_NODE ? Number(node.style?.height ?? GROUP_H) : (node.measured?.height ?? NODE_H)
-      const center = { x: abs.x + w / 2, y: abs.y + h / 2 }
+      if (!node || isEndpoint(node.data.blockType)) return null
       const skip = descendants(id, s.nodes)
       skip.add(id)
-      const hit = groupAt(center, s.nodes, s.blocks, skip)
-      const newParent = hit?.group.id
-      const newSlot = hit?.slot
-      if ((newParent ?? '') === (node.parentId ?? '') && (newSlot ?? '') === (node.data.slot ?? '')) return
-      const position = hit ? { x: abs.x - hit.abs.x, y: abs.y - hit.abs.y } : abs
-      const moved: FlowNode = {
-        ...node,
-        position,
-        parentId: newParent,
-        extent: newParent ? 'parent' : undefined,
-        data: { ...node.data, slot: newSlot },
+      return groupAt(centreOf(node, new Map(s.nodes.map((n) => [n.id, n]))), s.nodes, s.blocks, skip)?.group.id ?? null
+    },
+
+    setDropTarget: (id) => { if (get().dropTarget !== id) set({ dropTarget: id }) },
+
+    reparent: (ids) => {
+      const s = get()
+      const dragged = new Set(ids)
+      let nodes = s.nodes
+      let edges = s.edges
+      const grow = new Set<string>()
+      for (const id of ids) {
+        const node = nodes.find((n) => n.id === id)
+        // Endpoints stay top-level; a node dragged with its group stays in it.
+        if (!node || isEndpoint(node.data.blockType) || (node.parentId && dragged.has(node.parentId))) continue
+        const byId = new Map(nodes.map((n) => [n.id, n]))
+        const skip = descendants(id, nodes)
+        skip.add(id)
+        const hit = groupAt(centreOf(node, byId), nodes, s.blocks, skip)
+        const newParent = hit?.group.id
+        if ((newParent ?? '') === (node.parentId ?? '')) {
+          // Moved within its group (its slot is kept: the inspector changes it).
+          if (newParent) grow.add(newParent)
+          continue
+        }
+        const abs = absolutePosition(node, byId)
+        const moved: FlowNode = {
+          ...node,
+          position: hit ? { x: abs.x - hit.abs.x, y: abs.y - hit.abs.y } : abs,
+          data: { ...node.data, slot: hit?.slot },
+        }
+        if (newParent) moved.parentId = newParent
+        else delete moved.parentId
+        delete moved.extent
+        if (!hit?.slot) delete moved.data.slot
+        nodes = sortParentsFirst(nodes.map((n) => (n.id === id ? moved : n)))
+        // Its edges would cross the group's border.
+        edges = edges.filter((e) => e.source !== id && e.target !== id)
+        if (newParent) grow.add(newParent)
       }
-      if (!newParent) delete moved.parentId
-      if (!newSlot) delete moved.data.slot
-      commit({
-        nodes: sortParentsFirst(s.nodes.map((n) => (n.id === id ? moved : n))),
-        edges: s.edges.filter((e) => e.source !== id && e.target !== id),
-      })
+      nodes = growGroupsToFit(nodes, grow)
+      // The drag's start was the undo checkpoint (Canvas onNodeDragStart).
+      if (nodes !== s.nodes || edges !== s.edges) set({ nodes, edges, rev: s.rev + 1, dropTarget: null })
+      else set({ dropTarget: null })
+    },
+
+    resizeEnd: (id) => {
+      const s = get()
+      const nodes = growGroupsToFit(s.nodes, [id])
+      set({ nodes, rev: s.rev + 1 })
     },
 
     deleteSelected: () => {
@@ -319,9 +382,8 @@ export const useEditor = create<EditorState>()((set, get) => {
           position: keepParent ? n.position : { x: n.position.x + 40, y: n.position.y + 40 },
           data: { ...n.data, params: { ...n.data.params } },
           parentId,
-          extent: parentId ? 'parent' : undefined,
         }
-        if (!parentId) { delete copy.parentId; delete copy.extent }
+        if (!parentId) delete copy.parentId
         return copy
       })
       const edges = s.clipboard.edges.map((e) => makeEdge(rename.get(e.source)!, rename.get(e.target)!))
@@ -364,16 +426,23 @@ export const useEditor = create<EditorState>()((set, get) => {
           const p = pos[n.id]
           if (!p) return n
           const out: FlowNode = { ...n, position: { x: p.x, y: p.y } }
-          if (n.type === GROUP_NODE && p.w && p.h) out.style = { ...n.style, width: p.w, height: p.h }
+          if (n.type === GROUP_NODE && p.w && p.h) { out.width = p.w; out.height = p.h }
           return out
         }),
       })
     },
 
     setMeta: (meta) => set({ meta: { ...get().meta, ...meta } }),
+    setModelDefaults: (modelDefaults) => set({ modelDefaults }),
     markSaved: () => set({ savedRev: get().rev }),
-    setValidation: (v, validating = false) =>
-      set(v ? { errors: v.errors, errorsByNode: groupErrors(v.errors), cost: v.cost ?? get().cost, validating } : { validating }),
+    setValidation: (v, rev) => {
+      const valid = !v.errors.length && v.cost != null
+      set({
+        errors: v.errors, errorsByNode: groupErrors(v.errors), cost: valid ? v.cost : null,
+        lastCost: valid ? v.cost : get().lastCost, validatedRev: rev, validating: false, validationError: null,
+      })
+    },
+    setValidating: (validating, error) => set({ validating, validationError: error ?? null }),
   }
 })
 
