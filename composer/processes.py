@@ -73,6 +73,20 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def exit_reason(code: int) -> str:
+    """Words for how a process ended, from its exit status: a ``Popen.returncode`` (``-9``: killed by
+    signal 9) or the ``SystemExit`` code a Celery pool child raises on a signal (``-(256 - signum)``:
+    ``-241`` for SIGTERM). "stopped by SIGTERM", "killed by SIGKILL", "exited with status 1"."""
+    if code >= 0:
+        return f"exited with status {code}"
+    signum = 256 + code if code < -128 else -code
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return f"{'stopped' if signum in (signal.SIGTERM, signal.SIGINT) else 'killed'} by {name}"
+
+
 def stop_group(process: subprocess.Popen, timeout: float = 10.0, first_signal: int = signal.SIGTERM) -> None:
     """``first_signal`` to the child's process group, then SIGKILL whatever is left after ``timeout``."""
     if process.poll() is None:
@@ -95,11 +109,17 @@ def stop_group(process: subprocess.Popen, timeout: float = 10.0, first_signal: i
 
 @dataclass
 class Supervisor:
-    """Starts named children, notices when one dies, and stops them all in reverse order."""
+    """Starts named children, starts again one that dies, and stops them all in reverse order.
+
+    A child that keeps dying (more than ``max_restarts_per_minute`` restarts in a minute) is left
+    dead: something is wrong that another start will not fix.
+    """
 
     env: dict
+    max_restarts_per_minute: int = 5
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
     argvs: dict[str, tuple[list[str], object, tuple[int, ...]]] = field(default_factory=dict)
+    restarted_at: dict[str, list[float]] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str], *, log_path=None, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
         self.argvs[name] = (argv, log_path, pass_fds)
@@ -120,6 +140,23 @@ class Supervisor:
         stop_group(self.children[name])  # reaps it and anything left in its process group
         argv, log_path, pass_fds = self.argvs[name]
         return self.start(name, argv, log_path=log_path, pass_fds=pass_fds)
+
+    def restart_exited(self) -> list[tuple[str, int, bool]]:
+        """Start again every child that has exited: ``(name, exit status, started again)`` for each,
+        ``False`` when it is past its restart budget (it stays dead)."""
+        report = []
+        now = time.monotonic()
+        for name, process in list(self.children.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            recent = [t for t in self.restarted_at.get(name, []) if now - t < 60]
+            again = len(recent) < self.max_restarts_per_minute
+            if again:
+                self.restarted_at[name] = [*recent, now]
+                self.restart(name)
+            report.append((name, code, again))
+        return report
 
     def first_exited(self) -> tuple[str, int] | None:
         for name, process in self.children.items():
@@ -146,4 +183,4 @@ class Supervisor:
         return False
 
 
-__all__ = ["Supervisor", "alive", "child_preexec", "free_port", "http_ok", "stop_group", "wait_for_port"]
+__all__ = ["Supervisor", "alive", "child_preexec", "exit_reason", "free_port", "http_ok", "stop_group", "wait_for_port"]

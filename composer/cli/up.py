@@ -1,7 +1,9 @@
 """``composer up``: the whole app on one machine — web + websockets (daphne), one Celery worker,
 the stale-run sweeper and, when ``REDIS_URL`` is unset, a private Redis. A worker or sweeper that
 dies is started again (a killed worker's run is failed by the sweeper, the next run gets a fresh
-worker); if the web server dies everything stops. Ctrl-C or SIGTERM stops every process it started.
+worker), and so is a web process: composer up keeps the listening socket open, so connections wait
+in its backlog or go to the other web process meanwhile. A child that dies more than five times a
+minute stops everything. Ctrl-C or SIGTERM stops every process it started.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 
 from composer.embedded import EmbeddedRedis
-from composer.processes import Supervisor, http_ok
+from composer.processes import Supervisor, exit_reason, http_ok
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -37,12 +39,6 @@ def _worker_argv() -> list[str]:
     from workers.celery_app import worker_argv
 
     return worker_argv(concurrency=1)
-
-
-# Children that are started again when they exit, and how many restarts a minute are tolerated
-# before composer up gives up (a worker that cannot start at all should not spin forever).
-RESTARTABLE = ("worker", "sweeper")
-MAX_RESTARTS_PER_MINUTE = 5
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -116,22 +112,16 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if not ready:
             exited = supervisor.first_exited()
-            reason = f"{exited[0]} exited with status {exited[1]}" if exited else f"{url}healthz not healthy after {args.ready_timeout:g} s"
+            reason = f"{exited[0]} {exit_reason(exited[1])}" if exited else f"{url}healthz not healthy after {args.ready_timeout:g} s"
             print(f"composer: not ready: {reason}", file=sys.stderr, flush=True)
             return 1
         print(f"\ncomposer: ready at {url}\ncomposer: {login}\ncomposer: Ctrl-C stops everything.\n", flush=True)
-        restarts: list[float] = []
         while not stopping:
-            exited = supervisor.first_exited()
-            if exited:
-                name, code = exited
-                restarts = [t for t in restarts if time.monotonic() - t < 60]
-                if name not in RESTARTABLE or len(restarts) >= MAX_RESTARTS_PER_MINUTE:
-                    print(f"composer: {name} exited with status {code}; stopping", file=sys.stderr, flush=True)
+            for name, code, again in supervisor.restart_exited():
+                if not again:
+                    print(f"composer: {name} {exit_reason(code)}, too often; stopping", file=sys.stderr, flush=True)
                     return 1
-                print(f"composer: {name} exited with status {code}; starting it again", file=sys.stderr, flush=True)
-                restarts.append(time.monotonic())
-                supervisor.restart(name)
+                print(f"composer: {name} {exit_reason(code)}; started it again", file=sys.stderr, flush=True)
                 write_state()
             time.sleep(0.5)
         return 0

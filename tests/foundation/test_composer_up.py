@@ -1,4 +1,5 @@
-"""`composer up` serves the app with a worker and its own Redis, and stops every process it started."""
+"""`composer up` serves the app with a worker and its own Redis, starts again a worker or web process
+that dies, and stops every process it started."""
 import json
 import os
 import signal
@@ -48,7 +49,7 @@ def database_url(tmp_path):
 def _start_up(tmp_path: Path, port: int, database_url: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis on purpose
     env.update({"COMPOSER_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "composer.settings.base",
-                "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url})
+                "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url, "DEBUG": "true"})  # as `make run`
     return subprocess.Popen(
         [sys.executable, "-m", "composer.cli", "up", "--port", str(port), "--web-processes", "2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -74,6 +75,20 @@ def _health(port: int) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def _wait_healthy(port: int, timeout: float = 90) -> int:
+    """/healthz's status once it is 200, or the last one seen (0: no answer) after ``timeout``."""
+    deadline, status = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        try:
+            status = _health(port)[0]
+        except OSError:  # timed out: the request waited for a web process that is still starting
+            status = 0
+        if status == 200:
+            break
+        time.sleep(0.5)
+    return status
 
 
 def _wait_for_new_pid(tmp_path: Path, name: str, old_pid: int, timeout: float = 30) -> dict:
@@ -110,10 +125,22 @@ def test_up_serves_health_and_leaves_no_orphan(tmp_path, database_url, stop_sign
             os.kill(pids["worker"], signal.SIGKILL)
             pids = _wait_for_new_pid(tmp_path, "worker", pids["worker"])
             assert alive(pids["web"]) and process.poll() is None
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and _health(port)[0] != 200:
-                time.sleep(0.5)
-            assert _health(port)[0] == 200
+            assert _wait_healthy(port) == 200
+
+            # Nor does a killed web process: the other one answers meanwhile on the shared socket,
+            # and composer up starts a new one.
+            os.kill(pids["web"], signal.SIGKILL)
+            assert _health(port)[0] == 200  # web-2
+            pids = _wait_for_new_pid(tmp_path, "web", pids["web"])
+            # With both killed, a request waits in the socket's backlog until a new one serves it.
+            os.kill(pids["web-2"], signal.SIGKILL)
+            assert _wait_healthy(port) == 200
+            pids = _wait_for_new_pid(tmp_path, "web-2", pids["web-2"])
+            assert process.poll() is None
+            deadline = time.monotonic() + 5  # the output thread may be a line behind
+            while time.monotonic() < deadline and not any("web killed by SIGKILL; started it again" in line for line in output):
+                time.sleep(0.1)
+            assert any("web killed by SIGKILL; started it again" in line for line in output)
 
         process.send_signal(stop_signal)
         assert process.wait(timeout=60) == 0
