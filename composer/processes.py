@@ -76,7 +76,7 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 def exit_reason(code: int) -> str:
     """Words for how a process ended, from its exit status: a ``Popen.returncode`` (``-9``: killed by
     signal 9) or the ``SystemExit`` code a Celery pool child raises on a signal (``-(256 - signum)``:
-    ``-241`` for SIGTERM). "stopped by SIGTERM", "killed by SIGKILL", "exited with status 1"."""
+    ``-241`` for SIGTERM). "was stopped by SIGTERM", "was killed by SIGKILL", "exited with status 1"."""
     if code >= 0:
         return f"exited with status {code}"
     signum = 256 + code if code < -128 else -code
@@ -84,7 +84,18 @@ def exit_reason(code: int) -> str:
         name = signal.Signals(signum).name
     except ValueError:
         name = f"signal {signum}"
-    return f"{'stopped' if signum in (signal.SIGTERM, signal.SIGINT) else 'killed'} by {name}"
+    return f"was {'stopped' if signum in (signal.SIGTERM, signal.SIGINT) else 'killed'} by {name}"
+
+
+def stop_reason(error: BaseException) -> str | None:
+    """``exit_reason``'s words when ``error`` means this process is being stopped (``SystemExit``,
+    ``KeyboardInterrupt``), as a job that catches everything sees it; ``None`` for any other error."""
+    if isinstance(error, KeyboardInterrupt):
+        return exit_reason(-signal.SIGINT)
+    if isinstance(error, SystemExit):
+        code = error.code
+        return exit_reason(code if isinstance(code, int) else 0 if code is None else 1)
+    return None
 
 
 def stop_group(process: subprocess.Popen, timeout: float = 10.0, first_signal: int = signal.SIGTERM) -> None:
@@ -183,4 +194,4 @@ class Supervisor:
         return False
 
 
-__all__ = ["Supervisor", "alive", "child_preexec", "exit_reason", "free_port", "http_ok", "stop_group", "wait_for_port"]
+__all__ = ["Supervisor", "alive", "child_preexec", "exit_reason", "free_port", "http_ok", "stop_group", "stop_reason", "wait_for_port"]

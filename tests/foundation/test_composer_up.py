@@ -138,9 +138,9 @@ def test_up_serves_health_and_leaves_no_orphan(tmp_path, database_url, stop_sign
             pids = _wait_for_new_pid(tmp_path, "web-2", pids["web-2"])
             assert process.poll() is None
             deadline = time.monotonic() + 5  # the output thread may be a line behind
-            while time.monotonic() < deadline and not any("web killed by SIGKILL; started it again" in line for line in output):
+            while time.monotonic() < deadline and not any("web was killed by SIGKILL; started it again" in line for line in output):
                 time.sleep(0.1)
-            assert any("web killed by SIGKILL; started it again" in line for line in output)
+            assert any("web was killed by SIGKILL; started it again" in line for line in output)
 
         process.send_signal(stop_signal)
         assert process.wait(timeout=60) == 0
