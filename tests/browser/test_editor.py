@@ -302,6 +302,7 @@ def test_a_300_node_graph_stays_responsive(page):
     pg = page
     n = 300
     nodes = [{"id": "in", "type": "input"}] + [{"id": f"m{i}", "type": "mlp"} for i in range(n - 2)] + [{"id": "out", "type": "output"}]
+    nodes[150]["params"] = {"expansion": 999}  # over the node limit, the rest of the graph is still checked
     ids = [node["id"] for node in nodes]
     spec = {"version": 1, "model": {"d_model": 64, "max_seq_len": 128, "norm": "rmsnorm", "tie_embeddings": True},
             "nodes": nodes, "edges": [[a, b] for a, b in zip(ids, ids[1:])]}
@@ -325,6 +326,10 @@ def test_a_300_node_graph_stays_responsive(page):
     }""")
     assert loaded_ms < 20_000, f"import + layout took {loaded_ms:.0f} ms"
     assert took < 5_000, f"5 select-all frames took {took:.0f} ms"
+    # One error says the graph is over the limit; the others are the graph's own (not 'unknown node').
+    expect(pg.get_by_test_id("validity")).to_have_text("2 problems: 300 nodes exceed the limit of 256")
+    expect(pg.get_by_test_id("node-m149")).to_have_attribute("data-invalid", "true")  # mid-chain: in view
+    expect(pg.get_by_test_id("cost-params")).to_have_text("unknown")
     pg.get_by_test_id("canvas").click(position={"x": 40, "y": 40})
     pg.keyboard.press("f")
     expect(pg.get_by_test_id("cost-bar")).to_be_visible()

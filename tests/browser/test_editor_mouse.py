@@ -30,13 +30,16 @@ def canvas_point(pg, fx: float, fy: float) -> tuple[float, float]:
     return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
 
 
-def mouse_drop(pg, block: str, x: float, y: float) -> None:
-    """Drag a palette block with the mouse and release it at page point (x, y)."""
+def mouse_drop(pg, block: str, x: float, y: float, into: str | None = None) -> None:
+    """Drag a palette block with the mouse and release it at page point (x, y); with `into`, check
+    that group is highlighted as the drop target before releasing."""
     item = pg.get_by_test_id(f"palette-{block}")
     item.scroll_into_view_if_needed()
     pg.mouse.move(*centre(item.bounding_box()))
     pg.mouse.down()
     pg.mouse.move(x, y, steps=12)
+    if into:
+        expect(pg.get_by_test_id(f"node-{into}")).to_have_attribute("data-drop-target", "true")
     pg.mouse.up()
 
 
@@ -142,7 +145,7 @@ def test_resize_a_group_then_drop_and_drag_blocks_in_and_out(user_page):
     # A block dropped into the new area (outside the old box) joins the group.
     x, y = after["x"] + after["width"] - 130 * scale, after["y"] + after["height"] - 60 * scale
     assert x - 110 * scale > before["x"] + before["width"], "the drop point is in the area the resize added"
-    mouse_drop(pg, "mlp", x, y)
+    mouse_drop(pg, "mlp", x, y, into="repeat")
     expect(pg.get_by_test_id("node-mlp")).to_be_visible()
     spec = draft(pg)
     assert {n["id"]: n for n in spec["nodes"]}["mlp"].get("parent") == "repeat"
@@ -260,3 +263,41 @@ def test_numbers_are_never_stale(page):
     expect(pg.get_by_test_id("cost-params")).to_have_text(params)
     expect(pg.get_by_test_id("cost-params-last")).to_have_count(0)
     expect(pg.locator(".react-flow__minimap-node.minimap-invalid")).to_have_count(0)
+
+
+MISSION = {
+    "version": 1, "model": MODEL,
+    "nodes": [{"id": "in", "type": "input"}, {"id": "layers", "type": "repeat", "params": {"times": 2}},
+              {"id": "layers.mamba", "type": "mamba", "parent": "layers"},
+              {"id": "layers.attn", "type": "softmax_attention", "parent": "layers", "params": {"heads": 4}},
+              {"id": "layers.moe", "type": "moe", "parent": "layers"},
+              {"id": "out", "type": "output"}],
+    "edges": [["in", "layers"], ["layers.mamba", "layers.attn"], ["layers.attn", "layers.moe"], ["layers", "out"]],
+}
+
+
+def test_auto_layout_after_a_resize_hides_nothing_under_the_group(page):
+    pg = page
+    open_editor(pg)
+    import_spec(pg, MISSION)  # no layout: elk lays it out
+    expect(pg.get_by_test_id("validity")).to_have_text("Valid", timeout=10_000)
+    select_node(pg, "layers")
+    corner = pg.locator(".react-flow__resize-control.handle.bottom.right")
+    pg.mouse.move(*centre(corner.bounding_box()))
+    pg.mouse.down()
+    pg.mouse.move(*canvas_point(pg, 0.95, 0.95), steps=10)  # far larger than its contents, over Output
+    pg.mouse.up()
+    pg.get_by_test_id("auto-layout").click()
+    pg.wait_for_timeout(600)
+    boxes = {i: pg.get_by_test_id(f"node-{i}").bounding_box() for i in ("in", "layers", "out")}
+
+    def overlap(a, b):
+        return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+    for a, b in (("in", "layers"), ("layers", "out"), ("in", "out")):
+        assert not overlap(boxes[a], boxes[b]), f"{a} and {b} overlap after auto-layout: {boxes[a]} {boxes[b]}"
+    group = boxes["layers"]
+    for child in ("layers.mamba", "layers.attn", "layers.moe"):
+        c = pg.get_by_test_id(f"node-{child}").bounding_box()
+        assert group["x"] <= c["x"] and c["x"] + c["width"] <= group["x"] + group["width"] + 1
+        assert group["y"] <= c["y"] and c["y"] + c["height"] <= group["y"] + group["height"] + 1
