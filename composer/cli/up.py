@@ -84,9 +84,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         import subprocess
 
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
-        subprocess.run([*manage, "load_examples"], env=env, check=True, stdout=subprocess.DEVNULL)
-        login = subprocess.run([*manage, "ensure_demo_user"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+        try:
+            subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+            subprocess.run([*manage, "load_examples"], env=env, check=True, stdout=subprocess.DEVNULL)
+            login = subprocess.run([*manage, "ensure_demo_user"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+        except subprocess.CalledProcessError as error:  # settings refused, database unreachable: said above
+            print(f"{error.stderr or ''}composer: manage.py {error.cmd[2]} failed; not starting", file=sys.stderr, flush=True)
+            return 1
 
         # daphne runs one event loop on one core: a second process on the same socket keeps pages
         # and sync API views responsive while another streams many runs' live charts.
