@@ -46,6 +46,7 @@ def _server_env(var_dir: Path) -> dict:
         PYTHONUNBUFFERED="1",
         DEBUG="1",
         COMPOSER_SIGNUP_RATE="1000/hour",  # every test signs a user up from 127.0.0.1
+        COMPOSER_SMOKE_SUITE="1",  # a report-card suite that trains in seconds (workers/report_card.py)
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env

@@ -1,7 +1,11 @@
-"""Report cards in the browser (issue 12, point 1): launched from the editor, the card's page shows
-its table (task x setting) and radar over the suite's tasks and links each run. The quick suite
-takes minutes on a CPU, so the test cancels the card once its page is up: what is checked is the
-page against the real API and websocket, not the training."""
+"""Report cards in the browser (issue 12, points 1, 2 and 6), against the real server and worker.
+
+A card of the ``smoke`` suite (three settings of 20 steps, registered for the tests' server by
+COMPOSER_SMOKE_SUITE=1) really trains in the worker: launched from the editor, its page fills in
+live (table, score, radar, overlaid with a reference architecture's card at the same budget) and
+the leaderboard lists it. A quick card takes minutes on a CPU: that test cancels it once its page
+is up and checks the page against the real API and websocket.
+"""
 from __future__ import annotations
 
 import re
@@ -9,9 +13,67 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import api
 from tests.browser.test_compare import SHOTS, tiny_graph
 
 pytestmark = pytest.mark.browser
+
+CARD_TIMEOUT_MS = 300_000  # six runs of 20 steps on a busy 2-core machine, one worker
+BUDGET = 120_000  # the suites' default_params: what the launcher proposes
+
+
+def test_a_smoke_card_launched_from_the_editor_trains_fills_its_table_and_radar_and_is_on_the_leaderboard(user_page):
+    pg = user_page
+    smoke = next(s for s in pg.request.get("/api/report-cards/suites/").json() if s["name"] == "smoke")
+    assert smoke["default_params"] == BUDGET
+    # A reference architecture's card at the same suite and budget: the Transformer example's.
+    transformer = next(g for g in pg.request.get("/api/graphs/?filter=templates&q=Transformer").json()["results"]
+                       if g["title"].startswith("Transformer"))
+    reference = api(pg, "POST", f"/api/graphs/{transformer['id']}/report-cards/",
+                    {"suite": "smoke", "params": BUDGET, "seeds": 1})
+    graph_id = tiny_graph(pg)
+    pg.goto(f"/graphs/{graph_id}/edit")
+    expect(pg.get_by_test_id("editor")).to_have_attribute("data-ready", "true")
+    pg.get_by_test_id("tab-run").click()
+    pg.get_by_test_id("card-launcher").locator("summary").click()
+    pg.get_by_test_id("card-suite").select_option("smoke")
+    expect(pg.get_by_test_id("card-budget")).to_have_value(str(BUDGET))
+    expect(pg.get_by_test_id("card-estimate")).to_contain_text(re.compile(r"3 runs of d_model \d+"))
+    pg.get_by_test_id("card-launch").click()
+    pg.wait_for_url(re.compile(r"/cards/\d+$"))
+    card_id = int(pg.url.rsplit("/", 1)[1])
+
+    page = pg.get_by_test_id("card-page")
+    expect(page.get_by_test_id("card-row")).to_have_count(len(smoke["tasks"]))
+    # The page is live (websocket): it turns succeeded without a reload once the worker has trained every run.
+    expect(page).not_to_have_attribute("data-status", re.compile("queued|running"), timeout=CARD_TIMEOUT_MS)
+    detail = pg.request.get(f"/api/report-cards/{card_id}/").json()
+    assert detail["status"] == "succeeded", [(e["key"], e["status"], e["error"]) for e in detail["entries"]]
+    expect(page).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_test_id("card-progress")).to_have_text("3/3 runs done")
+    expect(page.get_by_test_id("card-score")).to_have_text(re.compile(r"^\d+\.\d %$"))
+    for row in page.get_by_test_id("card-row").all():
+        expect(row.locator("td").nth(2)).to_have_text(re.compile(r"^\d+\.\d %$"))
+        expect(row.locator("[data-testid^=entry-run-]")).to_have_attribute("href", re.compile(r"^/runs/\d+$"))
+    radar = page.get_by_test_id("card-radar")
+    for task in smoke["task_names"]:
+        expect(radar.get_by_test_id("radar-main").locator("title")).to_contain_text(re.compile(task + r" \d+ %"))
+
+    # The reference card (trained behind this one, or before it) is drawn over it, and can be hidden.
+    expect(page.get_by_test_id(f"radar-reference-{reference['id']}")).to_be_checked(timeout=CARD_TIMEOUT_MS)
+    expect(radar.get_by_test_id("radar-reference")).to_have_count(1)
+    expect(radar.get_by_test_id("radar-reference").locator("title")).to_contain_text("Transformer")
+    page.get_by_test_id(f"radar-reference-{reference['id']}").uncheck()
+    expect(radar.get_by_test_id("radar-reference")).to_have_count(0)
+    SHOTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(SHOTS / "screenshot-card-smoke.png"), full_page=True)
+
+    page.get_by_role("link", name="Leaderboard").click()
+    expect(pg.get_by_test_id("leaderboard-suite")).to_have_value("smoke")
+    row = pg.get_by_test_id(f"leaderboard-card-{card_id}")
+    expect(row).to_contain_text("Tiny MLP")
+    expect(row.locator("td").nth(6)).to_have_text(re.compile(r"^\d+\.\d$"))  # the score column
+    expect(pg.get_by_test_id(f"leaderboard-card-{reference['id']}")).to_contain_text("reference")
 
 
 def test_a_card_launched_from_the_editor_shows_its_table_and_radar(user_page):

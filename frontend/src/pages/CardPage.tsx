@@ -1,6 +1,7 @@
 // A report card: its runs filling in live (websocket /ws/cards/{id}/), the table (task x setting:
 // best accuracy over the sweep, spread over seeds, a link to every run), and a radar chart over the
-// suite's tasks overlaid with reference architectures' cards at the same suite and budget.
+// suite's tasks overlaid with reference architectures' cards at the same suite and budget (the
+// examples' cards, loaded from examples/reference-cards/), each one shown or hidden by a checkbox.
 import { useEffect, useMemo, useState } from 'react'
 import { cancelCard, cardSocketUrl, getCard, listCards } from '../api'
 import { budgetLabel, cardTasks, entriesByRow, rowKey } from '../cards/cardLogic'
@@ -10,13 +11,14 @@ import { Link } from '../router'
 import { useSession } from '../store/session'
 import type { CardEntry, CardSummaryRow, ReportCard } from '../types'
 
-const REFERENCE_COLORS = ['#eb3b5a', '#20bf6b', '#f7b731', '#8854d0']
+const REFERENCE_COLORS = ['#eb3b5a', '#20bf6b', '#f7b731', '#8854d0', '#fa8231', '#0fb9b1', '#a5b1c2', '#4b6584']
 const ACTIVE = ['queued', 'running']
 const pct = (v: number | null | undefined) => (typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—')
 
 export function CardPage({ id }: { id: string }) {
   const [card, setCard] = useState<ReportCard | null>(null)
   const [refs, setRefs] = useState<ReportCard[]>([])
+  const [hiddenRefs, setHiddenRefs] = useState<Set<number>>(new Set())
   const [error, setError] = useState('')
   const [live, setLive] = useState(false)
   const user = useSession((s) => s.user)
@@ -62,13 +64,13 @@ export function CardPage({ id }: { id: string }) {
     return () => { closed = true; clearTimeout(retry); clearTimeout(refetch); ws?.close() }
   }, [id])
 
-  // Reference architectures (template graphs) with a finished card at the same suite and budget.
+  // Reference architectures (template graphs) with a finished card at the same suite and budget, best first.
   useEffect(() => {
     if (!card) return
     listCards({ suite: card.suite, budget_kind: card.budget.kind, budget: card.budget.value, order: '-score', page_size: 50 })
-      .then((list) => setRefs(list.filter((c) => c.graph_is_template && c.id !== card.id && c.task_scores).slice(0, REFERENCE_COLORS.length)))
+      .then((list) => setRefs(list.filter((c) => c.graph_is_template && c.budget.kind === card.budget.kind && c.id !== card.id && c.task_scores).slice(0, REFERENCE_COLORS.length)))
       .catch(() => setRefs([]))
-  }, [card?.id])
+  }, [card?.id, card?.status])  // again when this card ends: references trained meanwhile appear
 
   const entries = card?.entries ?? []
   const byRow = useMemo(() => entriesByRow(entries), [entries])
@@ -80,8 +82,13 @@ export function CardPage({ id }: { id: string }) {
   }, [card?.summary, byRow])
   const layers: RadarLayer[] = useMemo(() => card ? [
     { label: `${card.graph_title} (this card)`, color: '#3867d6', values: card.summary?.tasks ?? {}, main: true },
-    ...refs.map((r, i) => ({ label: r.graph_title, color: REFERENCE_COLORS[i], values: r.task_scores ?? {} })),
-  ] : [], [card, refs])
+    ...refs.flatMap((r, i) => hiddenRefs.has(r.id) ? [] : [{ label: r.graph_title, color: REFERENCE_COLORS[i], values: r.task_scores ?? {} }]),
+  ] : [], [card, refs, hiddenRefs])
+  const toggleRef = (id: number) => setHiddenRefs((old) => {
+    const next = new Set(old)
+    if (!next.delete(id)) next.add(id)
+    return next
+  })
 
   if (error) return <main className="page"><p className="field-error" role="alert">{error}</p></main>
   if (!card) return <main className="page"><p className="muted">Loading…</p></main>
@@ -137,7 +144,18 @@ export function CardPage({ id }: { id: string }) {
             ))}
           </tbody>
         </table>
-        <RadarChart axes={tasks} layers={layers} testid="card-radar" />
+        <div>
+          <RadarChart axes={tasks} layers={layers} testid="card-radar" />
+          <fieldset className="radar-references" data-testid="radar-references">
+            <legend className="small">Reference architectures, {card.suite} at {budgetLabel(card.budget)}</legend>
+            {refs.length ? refs.map((r, i) => (
+              <label key={r.id} className="small" title={`score ${pct(r.score)}`}>
+                <input type="checkbox" checked={!hiddenRefs.has(r.id)} onChange={() => toggleRef(r.id)} data-testid={`radar-reference-${r.id}`} />
+                <i style={{ background: REFERENCE_COLORS[i] }} /> <Link to={`/cards/${r.id}`}>{r.graph_title}</Link> {pct(r.score)}
+              </label>
+            )) : <span className="small muted">None at this suite and budget yet.</span>}
+          </fieldset>
+        </div>
       </div>
     </main>
   )
