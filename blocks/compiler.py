@@ -17,8 +17,12 @@ import torch
 from torch import fx, nn
 from torch.fx.graph_module import _USER_PRESERVED_ATTRIBUTES_KEY
 
-from blocks.library.hierarchy import GLOBAL_SLOT, LOCAL_SLOT, ChunkGroup, global_seq_len
-from blocks.library.structural import OutputHead, Repeat, TokenEmbedding, make_norm
+from blocks.library.hierarchy.chunk import GLOBAL_SLOT, LOCAL_SLOT, global_seq_len
+from blocks.library.hierarchy.chunk_nn import ChunkGroup
+from blocks.library.structural.input_nn import TokenEmbedding
+from blocks.library.structural.norm_nn import make_norm
+from blocks.library.structural.output_nn import OutputHead
+from blocks.library.structural.repeat_nn import Repeat
 from blocks.spec import DEFAULT_LIMITS, Limits, ParsedSpec, SpecInvalid, parse_spec
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blocks.library.hierarchy import GLOBAL_SLOT, LOCAL_SLOT
+from blocks.library.hierarchy.chunk import GLOBAL_SLOT, LOCAL_SLOT
 from blocks.registry import UnknownBlockType, get_block
 from blocks.spec import GROUP_SLOTS, validate_spec
 

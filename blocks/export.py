@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from blocks.compiler import layer_count, module_name
-from blocks.library.hierarchy import GLOBAL_SLOT, LOCAL_SLOT, global_seq_len
+from blocks.library.hierarchy.chunk import GLOBAL_SLOT, LOCAL_SLOT, global_seq_len
 from blocks.spec import DEFAULT_LIMITS, Limits, ParsedSpec, SpecInvalid, parse_spec
 
 EXPORT_CLASS = "ComposerExport"
@@ -54,8 +54,11 @@ import torch
 from torch import nn
 
 from blocks.compiler import PreNormResidual
-from blocks.library.hierarchy import ChunkGroup
-from blocks.library.structural import OutputHead, Repeat, TokenEmbedding, make_norm
+from blocks.library.hierarchy.chunk_nn import ChunkGroup
+from blocks.library.structural.input_nn import TokenEmbedding
+from blocks.library.structural.norm_nn import make_norm
+from blocks.library.structural.output_nn import OutputHead
+from blocks.library.structural.repeat_nn import Repeat
 from blocks.registry import get_block
 
 D_MODEL = {m["d_model"]}

@@ -2,10 +2,13 @@
 
 The API, the editor's palette and forms, spec validation, the compiler and the
 docs all read these entries; nothing about a block is written anywhere else.
-Block modules register themselves on import (see ``blocks/library/__init__.py``).
+Block modules register themselves on import (see ``blocks/library/__init__.py``). Everything here and
+in the entries is plain Python: the web process lists, checks and costs blocks without importing torch;
+an entry names its torch module by dotted path (``BlockType.module``), imported only by ``build``.
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import threading
@@ -134,6 +137,10 @@ class Param:
         }
 
 
+# Every cost model counts float32 activations and state.
+BYTES_PER_FLOAT = 4
+
+
 @dataclass(frozen=True)
 class Cost:
     """What one block costs at batch size 1.
@@ -183,6 +190,9 @@ Check = Callable[[int, int, dict], Iterable[tuple[str, str]]]
 class BlockType:
     """One entry of the registry.
 
+    module: dotted path ("package.module.Name") of the torch class (or function) that ``build`` calls,
+        imported only then, so the registry itself never imports torch; None for the structural
+        nodes the compiler builds itself (input, output, repeat, chunk).
     build(d_model=, max_seq_len=, layer_idx=, seed=, **params) -> nn.Module
         mapping (batch, length, d_model) -> same shape. A build that names ``n_layers`` in its
         signature also gets the model's number of sequence layers after expanding repeats
@@ -203,7 +213,7 @@ class BlockType:
     description: str
     paper: str
     params: tuple[Param, ...]
-    build: Callable[..., Any] | None
+    module: str | None
     cost: Callable[[int, int, dict], Cost]
     complexity: str
     causal: bool | Callable[[dict], bool] = True
@@ -248,9 +258,20 @@ class BlockType:
         """Whether some param's default depends on the model (see ``Param.context_default``)."""
         return any(p.context_default is not None for p in self.params)
 
+    def module_class(self) -> Callable[..., Any]:
+        """The torch class (or function) ``module`` names, imported now (this imports torch)."""
+        if self.module is None:
+            raise RegistryError(f"{self.name}: the compiler builds this node itself; it has no module")
+        module_name, _, attribute = self.module.rpartition(".")
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def build(self, **kwargs) -> Any:
+        """The block's torch module: ``module_class()(**kwargs)`` (see the class docstring for the arguments)."""
+        return self.module_class()(**kwargs)
+
     def takes_n_layers(self) -> bool:
-        """Whether ``build`` takes ``n_layers`` (see the class docstring); the compiler passes it only then."""
-        return self.build is not None and "n_layers" in inspect.signature(self.build).parameters
+        """Whether the module takes ``n_layers`` (see the class docstring); the compiler passes it only then."""
+        return self.module is not None and "n_layers" in inspect.signature(self.module_class()).parameters
 
     def is_causal(self, params: dict) -> bool:
         return self.causal(params) if callable(self.causal) else bool(self.causal)
@@ -301,7 +322,9 @@ def _ensure_loaded() -> None:
         return
     with _LOAD_LOCK:
         if not _LOADED:
-            import blocks.library  # noqa: F401  (registers every block on import)
+            from blocks.library import load_entries
+
+            load_entries()
 
             _LOADED = True  # only after a complete import, so no caller ever sees half a registry
 

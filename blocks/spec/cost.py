@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from blocks.library.hierarchy import GLOBAL_SLOT, LOCAL_SLOT
-from blocks.library.structural import BYTES_PER_FLOAT, NORM_FLOPS_PER_FEATURE, norm_param_count
-from blocks.registry import Cost
+from blocks.library.hierarchy.chunk import GLOBAL_SLOT, LOCAL_SLOT
+from blocks.library.structural.norm import NORM_FLOPS_PER_FEATURE, norm_param_count
+from blocks.registry import BYTES_PER_FLOAT, Cost
 from blocks.spec.errors import COST_FAILED, TOO_MANY_LAYERS, TOO_MANY_PARAMS, TOO_MUCH_MEMORY
 
 

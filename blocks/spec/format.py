@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from blocks.library.hierarchy import GLOBAL_SLOT, LOCAL_SLOT
-from blocks.library.structural import NORM_KINDS
+from blocks.library.hierarchy.chunk import GLOBAL_SLOT, LOCAL_SLOT
+from blocks.library.structural.norm import NORM_KINDS
 from blocks.registry import Param
 
 SPEC_VERSION = 1

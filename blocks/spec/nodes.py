@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blocks.library.hierarchy import LOCAL_SLOT, global_seq_len
+from blocks.library.hierarchy.chunk import LOCAL_SLOT, global_seq_len
 from blocks.registry import UnknownBlockType, get_block
 from blocks.spec.errors import (
     BAD_MODEL_FIELD,

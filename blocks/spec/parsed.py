@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
-from blocks.library.structural import MERGE_INPUTS_KEY
+from blocks.library.structural.merge import MERGE_INPUTS_KEY
 from blocks.registry import BlockType
 from blocks.spec.format import GROUP_SLOTS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from blocks.library.hierarchy import GLOBAL_SLOT, LOCAL_SLOT
+from blocks.library.hierarchy.chunk import GLOBAL_SLOT, LOCAL_SLOT
 from blocks.registry import all_blocks
 from blocks.spec.format import (
     MAX_ID_LENGTH,

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from blocks.library.attention import orthogonal_random_features
+from blocks.library.attention.performer_attention_nn import orthogonal_random_features
 from blocks.ops.attention_masks import bigbird_block_layout, sample_distinct
 from blocks.registry import get_block
 from tests.blocks.block_checks import assert_step_matches_forward

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from blocks.library.mlp import MLP, mlp_hidden_size
+from blocks.library.mlp.mlp import mlp_hidden_size
+from blocks.library.mlp.mlp_nn import MLP
 from blocks.registry import get_block
 from tests.blocks.block_checks import assert_step_matches_forward
 

@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blocks.library.moe import causal_slot_positions, expert_capacity
+from blocks.library.moe.common import expert_capacity
+from blocks.library.moe.common_nn import causal_slot_positions
 from blocks.registry import get_block
 
 D, L, B = 8, 16, 2

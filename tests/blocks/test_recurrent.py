@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from blocks.library.recurrent import RWKV, RetNet, wkv_chunked, wkv_step
+from blocks.library.recurrent.retnet_nn import RetNet
+from blocks.library.recurrent.rwkv_nn import RWKV, wkv_chunked, wkv_step
 from blocks.registry import get_block
 from tests.blocks.block_checks import (
     TOL,
@@ -278,7 +279,7 @@ def test_registry_entry_describes_the_block(name):
     entry = get_block(name)
     assert entry.family == "recurrent" and entry.causal is True and entry.recurrent is True
     assert entry.paper and entry.description and entry.complexity == "O(L)"
-    assert entry.build in (RetNet, RWKV)
+    assert entry.module_class() in (RetNet, RWKV)
     for param in entry.params:
         assert param.help and param.check(param.default) is None
 

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from blocks.library.ssm import S4D, Mamba, mamba_dt_rank
+from blocks.library.ssm.mamba import mamba_dt_rank
+from blocks.library.ssm.mamba_nn import Mamba
+from blocks.library.ssm.s4d_nn import S4D
 from blocks.registry import get_block
 from tests.blocks.block_checks import (
     assert_causal,
@@ -82,7 +84,7 @@ def test_s4d_uses_s4d_lin_initialisation():
 
 def test_mamba_gradients_equal_those_through_the_per_step_scan(monkeypatch):
     """The chunked scan's own backward, inside the block, gives the per-step loop's gradients."""
-    import blocks.library.ssm as ssm
+    import blocks.library.ssm.mamba_nn as ssm
     from blocks.ops.selective_scan import selective_scan_ref
 
     x = random_tokens(length=37)
@@ -121,7 +123,7 @@ def test_registry_entry_describes_the_block(name):
     entry = get_block(name)
     assert entry.family == "ssm" and entry.causal is True and entry.recurrent is True
     assert entry.paper and entry.description and entry.complexity.startswith("O(")
-    assert entry.build in (S4D, Mamba)
+    assert entry.module_class() in (S4D, Mamba)
     for param in entry.params:
         assert param.help and param.check(param.default) is None
 

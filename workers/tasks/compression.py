@@ -112,7 +112,7 @@ class ReconstructionModel(nn.Module):
 
     def __init__(self, encoder: nn.Module, seq_len: int):
         super().__init__()
-        from blocks.library.structural import OutputHead
+        from blocks.library.structural.output_nn import OutputHead
 
         heads = [module for module in encoder.modules() if isinstance(module, OutputHead)]
         if len(heads) != 1:

@@ -1,26 +1,20 @@
-"""Blocks of the mlp family: the position-wise feed-forward network (GELU or SwiGLU).
+"""MLP (feed-forward) (``mlp``): its registry entry with params, cost model and checks.
 
-The compiler adds the pre-norm and residual; this module is the MLP alone. It acts on
-each token independently, so it is trivially causal and has a (stateless) step form,
-which lets hybrid models containing it run token by token.
-"""
+Plain Python, read by the registry without torch; the module it builds,
+``blocks.library.mlp.mlp_nn.MLP``, is imported only when a model is built."""
 from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from blocks.registry import BYTES_PER_FLOAT, BlockType, Cost, Param, register
 
-from blocks.registry import BlockType, Cost, Param, register
 
 ACTIVATIONS = ("swiglu", "gelu")
+
 
 # SwiGLU's hidden width is rounded up to a multiple of this (LLaMA uses 256 for
 # d_model 4096; 8 keeps tiny models tiny while staying friendly to matmul tiling).
 SWIGLU_MULTIPLE_OF = 8
-
-BYTES_PER_FLOAT = 4
 
 
 def mlp_hidden_size(d_model: int, expansion: float, activation: str) -> int:
@@ -63,60 +57,6 @@ def mlp_activation_floats_per_token(d_model: int, hidden: int, activation: str) 
     return d_model + (3 * hidden if activation == "swiglu" else 2 * hidden)
 
 
-class FeedForward(nn.Module):
-    """x (B, L, D) -> (B, L, D): down(act(up(x))) or down(silu(gate(x)) * up(x))."""
-
-    def __init__(self, d_model: int, hidden: int, activation: str = "swiglu", bias: bool = False):
-        super().__init__()
-        assert activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}, got {activation!r}"
-        assert d_model > 0 and hidden > 0, f"need positive sizes, got d_model={d_model}, hidden={hidden}"
-        self.activation = activation
-        self.up = nn.Linear(d_model, hidden, bias=bias)
-        self.gate = nn.Linear(d_model, hidden, bias=bias) if activation == "swiglu" else None
-        self.down = nn.Linear(hidden, d_model, bias=bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.gate is not None:
-            h = F.silu(self.gate(x)) * self.up(x)  # (..., hidden)
-        else:
-            h = F.gelu(self.up(x), approximate="tanh")  # (..., hidden)
-        return self.down(h)  # (..., D)
-
-
-class MLP(nn.Module):
-    """The `mlp` block: a position-wise FeedForward with a stateless step form."""
-
-    def __init__(
-        self,
-        d_model: int,
-        *,
-        max_seq_len: int,
-        layer_idx: int = 0,
-        seed: int = 0,
-        activation: str = "swiglu",
-        expansion: float = 4.0,
-        bias: bool = False,
-    ):
-        super().__init__()
-        assert max_seq_len > 0, f"max_seq_len must be positive, got {max_seq_len}"
-        self.d_model = d_model
-        self.layer_idx = layer_idx
-        self.hidden = mlp_hidden_size(d_model, expansion, activation)
-        self.ffn = FeedForward(d_model, self.hidden, activation, bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        assert x.shape[-1] == self.d_model, f"expected last dim {self.d_model}, got {tuple(x.shape)}"
-        return self.ffn(x)  # (B, L, D)
-
-    def init_state(self, batch_size: int, device=None, dtype=None):
-        """The MLP has no memory across positions: its state is None."""
-        return None
-
-    def step(self, x_t: torch.Tensor, state=None):
-        """x_t (B, D) -> (y_t (B, D), state): the same FeedForward on one position."""
-        return self.ffn(x_t), state
-
-
 PARAMS = (
     Param("activation", "choice", "swiglu", "SwiGLU (gated, LLaMA) or GELU (GPT-2).", choices=ACTIVATIONS),
     Param(
@@ -155,7 +95,7 @@ register(
         description="Position-wise feed-forward network, SwiGLU or GELU, applied to each token independently.",
         paper="Vaswani et al. 2017, Attention Is All You Need; Shazeer 2020, GLU Variants Improve Transformer",
         params=PARAMS,
-        build=MLP,
+        module="blocks.library.mlp.mlp_nn.MLP",
         cost=mlp_cost,
         complexity="O(L)",
         causal=True,

@@ -1,24 +1,4 @@
-"""Blocks of the moe family: token-choice mixture-of-experts MLPs (Switch top-1, GLaM top-k).
-
-A router scores each token against E expert FFNs; each token goes to its top-k experts
-and the outputs are mixed by the router's gates. Experts have a fixed capacity, so some
-token-expert assignments are dropped; a dropped assignment contributes zero (the
-compiler's residual carries the token through).
-
-Causality. In Switch/GShard, whether token t is dropped depends on which tokens
-(anywhere in the batch) were routed first, i.e. on the future. Here the capacity is
-per sequence, C = ceil(capacity_factor * top_k * L / E) (at most L), and assignments
-claim expert slots in position order (token 0's choices first, then token 1's, ...;
-within a token, its best choice first). Token t's slot in expert e is the number of
-earlier assignments to e, so its fate depends only on tokens <= t (and on L, which is
-not content). Slots come from a cumulative sum over one-hot assignments: no loops.
-
-Auxiliary losses, set on ``self.aux_loss`` in forward, already weighted:
-    load balancing (Switch, eq. 4): E * sum_i f_i * P_i, where f_i is the fraction of
-        the router's assignments that pick expert i (before capacity dropping) and P_i
-        the mean router probability of expert i, over all tokens in the batch;
-    router z-loss (ST-MoE, eq. 5): mean over tokens of logsumexp(logits)^2.
-"""
+"""The router, the experts and the mixture-of-experts module that both MoE entries build."""
 from __future__ import annotations
 
 import math
@@ -27,16 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.mlp import ACTIVATIONS, mlp_flops_per_token, mlp_hidden_size
-from blocks.registry import BlockType, Cost, Param, register
-
-BYTES_PER_FLOAT = 4
-
-
-def expert_capacity(seq_len: int, experts: int, top_k: int, capacity_factor: float) -> int:
-    """Slots per expert per sequence: ceil(capacity_factor * top_k * L / E), within [1, L]."""
-    assert experts >= 1 and top_k >= 1 and seq_len >= 1, "experts, top_k and seq_len must be positive"
-    return max(1, min(seq_len, math.ceil(capacity_factor * top_k * seq_len / experts)))
+from blocks.library.mlp.mlp import ACTIVATIONS, mlp_hidden_size
+from blocks.library.moe.common import expert_capacity
 
 
 def causal_slot_positions(expert_index: torch.Tensor, experts: int) -> torch.Tensor:
@@ -189,90 +161,3 @@ class MixtureOfExperts(nn.Module):
         aux_loss and z_loss (unweighted), fraction_dropped (of token-expert assignments),
         expert_load_max/min (fraction of assignments going to the busiest/idlest expert)."""
         return {name: float(value) for name, value in self._stats.items()}
-
-
-def _moe_params(top_k_param: bool) -> tuple[Param, ...]:
-    params = [Param("experts", "int", 8, "Number of expert FFNs.", min=2, max=128)]
-    if top_k_param:
-        params.append(Param("top_k", "int", 2, "Experts each token is sent to (must be <= experts).", min=1, max=8))
-    params += [
-        Param("expansion", "float", 4.0, "Each expert's hidden width / d_model (swiglu: 2/3 of it, "
-              "rounded up to a multiple of 8, as in the mlp block).", min=0.25, max=16.0),
-        Param("capacity_factor", "float", 1.25, "Expert slots per sequence = ceil(capacity_factor * "
-              "top_k * L / experts); assignments beyond it are dropped (output 0).", min=0.25, max=16.0),
-        Param("aux_loss_weight", "float", 0.01, "Weight of the Switch load-balancing loss.", min=0.0, max=1.0),
-        Param("router_z_loss_weight", "float", 0.0, "Weight of the ST-MoE router z-loss (0 = off).",
-              min=0.0, max=1.0),
-        Param("activation", "choice", "swiglu", "Expert FFN activation.", choices=ACTIVATIONS),
-    ]
-    return tuple(params)
-
-
-def moe_cost(d_model: int, seq_len: int, params: dict) -> Cost:
-    E, k = params["experts"], params.get("top_k", 1)
-    activation = params["activation"]
-    hidden = mlp_hidden_size(d_model, params["expansion"], activation)
-    capacity = expert_capacity(seq_len, E, k, params["capacity_factor"])
-    matrices = 3 if activation == "swiglu" else 2
-    slots_per_token = E * capacity / seq_len  # every slot is computed, filled or not
-    router_flops = 2 * d_model * E + 5 * E  # projection + softmax
-    combine_flops = 2 * k * d_model  # gate multiply + add per chosen expert
-    # Kept for backward per sequence: input, logits and probs, the dispatch buffer, the
-    # experts' hidden tensors (3 for swiglu, 2 for gelu) and outputs, the combined output.
-    hidden_floats = (3 if activation == "swiglu" else 2) * hidden
-    activation_floats = 2 * seq_len * d_model + 2 * seq_len * E + E * capacity * (2 * d_model + hidden_floats)
-    return Cost(
-        params=d_model * E + E * matrices * d_model * hidden,
-        flops_per_token=router_flops + slots_per_token * mlp_flops_per_token(d_model, hidden, activation)
-        + combine_flops,
-        activation_bytes=float(activation_floats * BYTES_PER_FLOAT),
-    )
-
-
-def moe_check(d_model: int, max_seq_len: int, params: dict):
-    if params.get("top_k", 1) > params["experts"]:
-        yield "top_k", f"top_k ({params['top_k']}) must be <= experts ({params['experts']})"
-
-
-def build_switch_moe(d_model: int, *, max_seq_len: int, layer_idx: int = 0, seed: int = 0, **params):
-    return MixtureOfExperts(d_model, max_seq_len=max_seq_len, layer_idx=layer_idx, seed=seed, top_k=1, **params)
-
-
-register(
-    BlockType(
-        name="switch_moe",
-        family="moe",
-        title="Switch MoE (top-1)",
-        description="Switch Transformer MLP: each token goes to its single best expert, with "
-        "causal per-sequence capacity and a load-balancing loss.",
-        paper="Fedus, Zoph & Shazeer 2021, Switch Transformers: Scaling to Trillion Parameter Models",
-        params=_moe_params(top_k_param=False),
-        build=build_switch_moe,
-        cost=moe_cost,
-        complexity="O(L)",
-        causal=True,
-        recurrent=False,
-        check=moe_check,
-        tags=("sparse", "conditional-compute", "aux-loss"),
-    )
-)
-
-register(
-    BlockType(
-        name="moe",
-        family="moe",
-        title="Mixture of experts (top-k)",
-        description="GLaM/GShard-style MoE MLP: each token is mixed from its top-k experts, with "
-        "causal per-sequence capacity and a load-balancing loss.",
-        paper="Du et al. 2022, GLaM: Efficient Scaling of Language Models with Mixture-of-Experts; "
-        "Lepikhin et al. 2021, GShard",
-        params=_moe_params(top_k_param=True),
-        build=MixtureOfExperts,
-        cost=moe_cost,
-        complexity="O(L)",
-        causal=True,
-        recurrent=False,
-        check=moe_check,
-        tags=("sparse", "conditional-compute", "aux-loss"),
-    )
-)
