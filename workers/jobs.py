@@ -24,6 +24,7 @@ from importlib import metadata
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from composer.processes import stop_reason
 from workers.celery_app import QUEUE, app
 from workers.json_values import json_safe
 
@@ -35,6 +36,7 @@ CLAIM_RETRY_SECONDS = 2
 CLAIM_MAX_RETRIES = 30
 MSG_TIME_LIMIT = "time limit exceeded: the run went over its budget's max_seconds plus the grace period"
 MSG_DIVERGED = "training diverged: the loss became NaN or infinite at step {step}; try a lower lr or more warmup"
+MSG_INTERRUPTED = "interrupted: the worker {how} while training (a shutdown, or a crash around it); launch the run again"
 
 
 def enqueue_train_run(*, run_id: int, attempt: int, soft_time_limit: int, time_limit: int,
@@ -187,7 +189,9 @@ def execute_run(run) -> str:
                       finalize(status, result))
         return status.value
     except BaseException as error:  # noqa: BLE001 - SoftTimeLimitExceeded, SystemExit: always record the end
-        message = MSG_TIME_LIMIT if isinstance(error, SoftTimeLimitExceeded) else f"{type(error).__name__}: {error}"
+        stopped = stop_reason(error)  # SystemExit(-241) when the pool child gets SIGTERM
+        message = (MSG_TIME_LIMIT if isinstance(error, SoftTimeLimitExceeded)
+                   else MSG_INTERRUPTED.format(how=stopped) if stopped else f"{type(error).__name__}: {error}")
         trace = traceback.format_exc()
         logger.exception("run %s failed", run.pk)
         try:
@@ -222,4 +226,3 @@ def sweep_stale_runs() -> list[int]:
     from composer.runs.services import runs_sweep_stale
 
     return runs_sweep_stale()
-

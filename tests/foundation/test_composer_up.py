@@ -77,6 +77,51 @@ def _health(port: int) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
+def _api(port: int, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Token {token}"} if token else {})}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _launch_long_run(port: int, output: list[str]) -> int:
+    """As the demo user, a run on the first template long enough to be in flight when stopped."""
+    password = next(line for line in output if "login: demo / " in line).rsplit(" / ", 1)[1].strip()
+    status, body = _api(port, "POST", "/api/auth/token/", body={"username": "demo", "password": password})
+    assert status == 200, body
+    token = body["token"]
+    status, body = _api(port, "GET", "/api/graphs/?filter=templates", token)
+    assert status == 200 and body["results"], body
+    launch = {"task": "copy", "task_params": {}, "lr": 3e-3, "batch_size": 4, "steps": 20_000, "seed": 1, "max_seconds": 600}
+    status, run = _api(port, "POST", f"/api/graphs/{body['results'][0]['id']}/runs/", token, launch)
+    assert status == 201, run
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status, body = _api(port, "GET", f"/api/runs/{run['id']}/", token)
+        if body.get("status") == "running":
+            return run["id"]
+        time.sleep(0.5)
+    pytest.fail(f"run {run['id']} never started: {body}")
+
+
+def _stored_run(database_url: str, run_id: int) -> tuple[str, str]:
+    """Status and error of a run, read from the database after composer up has stopped."""
+    query = "SELECT status, error_message FROM runs_run WHERE id = %s"
+    if database_url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+            return connection.execute(query.replace("%s", "?"), (run_id,)).fetchone()
+    import psycopg
+
+    with psycopg.connect(database_url) as connection:
+        return connection.execute(query, (run_id,)).fetchone()
+
+
 def _wait_healthy(port: int, timeout: float = 90) -> int:
     """/healthz's status once it is 200, or the last one seen (0: no answer) after ``timeout``."""
     deadline, status = time.monotonic() + timeout, 0
@@ -142,8 +187,15 @@ def test_up_serves_health_and_leaves_no_orphan(tmp_path, database_url, stop_sign
                 time.sleep(0.1)
             assert any("web was killed by SIGKILL; started it again" in line for line in output)
 
+        else:
+            run_id = _launch_long_run(port, output)  # stopping composer up interrupts it
+
         process.send_signal(stop_signal)
         assert process.wait(timeout=60) == 0
+        if stop_signal == signal.SIGINT:
+            status, error = _stored_run(database_url, run_id)
+            assert status == "failed"
+            assert error.startswith("interrupted: the worker was stopped by SIGTERM"), error
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(alive(pid) for pid in pids.values()):
             time.sleep(0.2)
