@@ -178,7 +178,7 @@ def build_task_model(spec: dict, task_type: TaskType, params: dict, *, vocab_siz
     else:
         model = build_model(spec, vocab_size=vocab_size, seed=seed)
     if task_type.objective == "reconstruct":
-        from workers.tasks.compression import ReconstructionModel
+        from workers.tasks.compression_data import ReconstructionModel
 
         model = ReconstructionModel(model, seq_len=task_type.seq_len(params))
     return model

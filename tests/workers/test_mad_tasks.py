@@ -7,11 +7,9 @@ import torch
 
 from blocks.spec import NONCAUSAL, SpecInvalid, validate_spec
 from tests.workers.conftest import TINY_SPEC, build_tiny
-from workers.tasks import (
-    IGNORE_INDEX, MAX_POOL_TOKENS, example_split, finite_train_set, get_task, pool_position, resolve_task_params,
-    train_pool,
-)
-from workers.tasks import fuzzy_recall, memorization
+from workers.tasks import IGNORE_INDEX, MAX_POOL_TOKENS, fuzzy_recall, get_task, memorization, resolve_task_params
+from workers.tasks.memorization_data import table as memorization_table
+from workers.tasks.sampling import example_split, finite_train_set, pool_position, train_pool
 from workers.trainer import train
 
 MAD_TASKS = ["compression", "fuzzy_recall", "in_context_recall", "memorization", "noisy_recall", "selective_copy"]
@@ -212,16 +210,16 @@ def test_compression_labels_are_the_sequence_itself_except_the_compression_token
 
 def test_memorization_table_is_fixed_by_its_params_and_eval_walks_it():
     params = params_of("memorization")
-    table = memorization.table(32, params["table_seed"])
+    table = memorization_table(32, params["table_seed"])
     keys = memorization.num_keys(32)
     assert sorted(table.tolist()) == sorted(set(table.tolist())) and int(table.min()) >= keys
     for seed in (0, 5):
         x, y = batch("memorization", params, split="train", seed=seed)
         assert bool((x[:, 1::2] == 31).all()) and torch.equal(y[:, 1::2], table[x[:, 0::2]])
     other = params_of("memorization", table_seed=1)
-    assert not torch.equal(memorization.table(32, 1), table)
+    assert not torch.equal(memorization_table(32, 1), table)
     x, y = batch("memorization", other, split="eval")
-    assert torch.equal(y[:, 1::2], memorization.table(32, 1)[x[:, 0::2]])
+    assert torch.equal(y[:, 1::2], memorization_table(32, 1)[x[:, 0::2]])
     # Eval is the table itself: consecutive eval examples ask every key in turn.
     x, _ = batch("memorization", params, split="eval", batch_size=2)  # 2 x 8 queries >= 15 keys
     assert set(x[:, 0::2].flatten().tolist()) == set(range(keys))

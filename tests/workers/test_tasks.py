@@ -11,13 +11,13 @@ from workers.tasks import (
     MIN_DISTINCT_EXAMPLES,
     TaskParamsInvalid,
     all_tasks,
-    example_split,
     get_task,
     resolve_task_params,
     tasks_json,
     UnknownTask,
 )
 from workers.tasks import char_lm
+from workers.tasks.sampling import example_split
 from workers.tasks.char_lm import CorpusInvalid, corpus_from_upload, set_corpus_resolver
 from workers.tasks.dyck import distinct_sequences
 from workers.tasks.selective_copy import distinct_examples as selective_copy_examples
@@ -207,7 +207,7 @@ def test_char_lm_windows_come_from_the_corpus_and_splits_by_position():
     corpus = char_lm.builtin_corpus()
     assert 100_000 < len(corpus) <= 2 * 1024 * 1024
     boundary = corpus.split_range("eval")[0]
-    text = bytes(corpus.data.tolist())
+    text = corpus.data
     for split in ("train", "eval"):
         x, y = batch("char_lm", params, split=split, batch_size=8)
         assert torch.equal(x[:, 1:], y[:, :-1])  # y is x shifted by one byte

@@ -11,6 +11,9 @@ train window reaches into it, so train and eval never share a byte of text.
 ``corpus_id`` 0 is ``workers/data/stdlib_docstrings.txt`` (see its LICENSE.md);
 other ids go through the resolver installed with ``set_corpus_resolver`` (see the
 package docstring). ``corpus_from_upload`` validates uploaded bytes.
+
+The registry entry and corpora are plain Python (a corpus holds bytes); batches are made by
+``workers.tasks.char_lm_data``, imported only when a run draws one.
 """
 from __future__ import annotations
 
@@ -18,11 +21,9 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
-
 from blocks.registry import Param
 from workers.data import BUILTIN_CORPUS_PATH
-from workers.tasks import SPLITS, TaskType, batch_generator, register
+from workers.tasks import SPLITS, TaskType, register
 
 NAME = "char_lm"
 VOCAB_SIZE = 256
@@ -46,10 +47,10 @@ class CorpusInvalid(ValueError):
 @dataclass(frozen=True)
 class Corpus:
     name: str
-    data: torch.Tensor  # uint8 bytes, 1-D
+    data: bytes
 
     def __len__(self) -> int:
-        return int(self.data.numel())
+        return len(self.data)
 
     def split_range(self, split: str) -> tuple[int, int]:
         """[start, end) byte range of a split."""
@@ -75,12 +76,12 @@ def corpus_from_upload(data: bytes, *, name: str = "upload", max_bytes: int = MA
         raise CorpusInvalid(f"corpus file is not UTF-8 text: invalid byte at offset {exc.start}") from None
     if not text.strip():
         raise CorpusInvalid("corpus file contains only whitespace")
-    return Corpus(name, torch.frombuffer(bytearray(data), dtype=torch.uint8).clone())
+    return Corpus(name, data)
 
 
 @functools.lru_cache(maxsize=1)
 def builtin_corpus() -> Corpus:
-    return Corpus("stdlib_docstrings", torch.frombuffer(bytearray(BUILTIN_CORPUS_PATH.read_bytes()), dtype=torch.uint8).clone())
+    return Corpus("stdlib_docstrings", BUILTIN_CORPUS_PATH.read_bytes())
 
 
 _resolver: Callable[[int], Corpus | None] | None = None
@@ -129,16 +130,6 @@ def check(params: dict) -> list[tuple[str, str]]:
     return []
 
 
-def make_batch(params: dict, *, split: str, index: int, batch_size: int, seed: int):
-    corpus = get_corpus(params["corpus_id"])
-    seq_len = params["seq_len"]
-    start, end = corpus.split_range(split)
-    generator = batch_generator(NAME, seed, split, index)
-    starts = torch.randint(start, end - seq_len, (batch_size,), generator=generator)  # window ends <= end
-    windows = torch.stack([corpus.data[s: s + seq_len + 1] for s in starts.tolist()]).long()
-    return windows[:, :-1].contiguous(), windows[:, 1:].contiguous()
-
-
 TASK = register(TaskType(
     name=NAME,
     title="Character language model",
@@ -148,7 +139,7 @@ TASK = register(TaskType(
     params=PARAMS,
     vocab_size=lambda p: VOCAB_SIZE,
     seq_len=lambda p: p["seq_len"],
-    make_batch=make_batch,
+    batches="workers.tasks.char_lm_data.make_batch",
     metrics=("loss", "accuracy", "bits_per_byte"),
     check=check,
     tags=("language", "text"),

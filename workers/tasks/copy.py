@@ -5,15 +5,15 @@ only on the second half (predict d_j after reading SEP d1 .. d_{j-1}). A fixed-l
 task: every model that can hold K tokens of context can solve it.
 
 Tokens: 0 is the separator, data tokens are 1..vocab_size-1. seq_len = 2 * num_tokens.
+
+The registry entry is plain Python (params, checks, vocabulary and length); batches are made by
+``workers.tasks.copy_data``, imported only when a run draws one.
 """
 from __future__ import annotations
 
-import torch
-
 from blocks.registry import Param
-from workers.tasks import (
-    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
-)
+from workers.tasks import MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, register, too_few_examples
+
 
 NAME = "copy"
 SEPARATOR = 0
@@ -32,18 +32,6 @@ def check(params: dict) -> list[tuple[str, str]]:
                             "raise num_tokens or vocab_size")
 
 
-def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    count, vocab = params["num_tokens"], params["vocab_size"]
-    data = torch.randint(1, vocab, (n, count), generator=generator)
-    separator = torch.full((n, 1), SEPARATOR, dtype=torch.long)
-    full = torch.cat([data, separator, data], dim=1)  # (n, 2K + 1)
-    x = full[:, :-1].contiguous()
-    y = full[:, 1:].clone()
-    # Before the separator has been read the next token is random (or the separator): no label.
-    y[:, :count] = IGNORE_INDEX
-    return x, y
-
-
 TASK = register(TaskType(
     name=NAME,
     title="Copying",
@@ -52,7 +40,7 @@ TASK = register(TaskType(
     params=PARAMS,
     vocab_size=lambda p: p["vocab_size"],
     seq_len=lambda p: 2 * p["num_tokens"],
-    make_batch=split_filtered(NAME, generate),
+    batches="workers.tasks.copy_data.make_batch",
     tags=("memory", "synthetic"),
     check=check,
 ))

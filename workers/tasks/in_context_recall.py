@@ -22,18 +22,17 @@ and index); the input is the whole ``seq_len``-token sequence (MAD drops the las
 final value, which only serves as a target) and its last position carries no label; MAD's
 guaranteed non-noise slot is one of the pairs before the final query; train and eval are split by
 hashing each example (MAD draws both sets from one generator and only warns on overlap).
+
+The registry entry is plain Python (params, checks, vocabulary and length); batches are made by
+``workers.tasks.in_context_recall_data``, imported only when a run draws one.
 """
 from __future__ import annotations
 
 import math
 
-import torch
-
 from blocks.registry import Param
-from workers.tasks import (
-    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, next_token_train_labels, register, split_filtered,
-    too_few_examples,
-)
+from workers.tasks import MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, register, too_few_examples
+
 
 NAME = "in_context_recall"
 
@@ -69,59 +68,10 @@ def check(params: dict) -> list[tuple[str, str]]:
     return too_few_examples("seq_len", count, f"seq_len {seq_len} and {keys} keys", "raise seq_len or vocab_size")
 
 
-def repeated(keys: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Per slot: True where the slot is a pair whose key already appeared in an earlier pair slot."""
-    n, slots = keys.shape
-    position = torch.arange(slots).expand(n, slots)
-    # Noise slots get keys of their own (never equal to a real key or to each other).
-    code = torch.where(noise, keys.max() + 1 + position, keys)
-    order = code.sort(dim=1, stable=True).indices
-    sorted_code = code.gather(1, order)
-    first = torch.ones_like(sorted_code, dtype=torch.bool)
-    first[:, 1:] = sorted_code[:, 1:] != sorted_code[:, :-1]
-    seen = torch.empty_like(first)
-    seen.scatter_(1, order, ~first)
-    return seen & ~noise
-
-
-def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    seq_len = params["seq_len"]
-    frac_noise = params.get("frac_noise", 0.0)
-    num_keys, plain, noise_tokens = vocab_layout(params)
-    slots = seq_len // 2 - 1  # pairs before the final query
-
-    values_of = torch.randint(num_keys, plain, (n, num_keys), generator=generator)  # each key's value, per sequence
-    keys = torch.randint(0, num_keys, (n, slots), generator=generator)
-    values = values_of.gather(1, keys)
-    noise = torch.zeros(n, slots, dtype=torch.bool)
-    if frac_noise > 0 and slots:
-        noise = torch.rand(n, slots, generator=generator) < frac_noise
-        keep = torch.randint(0, slots, (n, 1), generator=generator)  # at least one real pair to query
-        noise.scatter_(1, keep, False)
-        noise_pairs = torch.randint(plain, plain + noise_tokens, (n, slots, 2), generator=generator)
-        keys = torch.where(noise, noise_pairs[..., 0], keys)
-        values = torch.where(noise, noise_pairs[..., 1], values)
-
-    # The final query: a key of one of the pairs, each distinct key equally likely (as MAD).
-    uses = torch.zeros(n, num_keys).scatter_add_(1, torch.where(noise, 0, keys), (~noise).float())
-    probe = torch.multinomial((uses > 0).float(), 1, generator=generator)  # (n, 1)
-
-    x = torch.empty(n, seq_len, dtype=torch.long)
-    x[:, 0:2 * slots:2] = keys
-    x[:, 1:2 * slots:2] = values
-    x[:, -2:-1] = probe
-    x[:, -1:] = values_of.gather(1, probe)
-    # y[t] is the token after x[t]: the value, after a key that came before.
-    y = torch.full((n, seq_len), IGNORE_INDEX, dtype=torch.long)
-    y[:, 0:2 * slots:2] = torch.where(repeated(keys, noise), values, IGNORE_INDEX)
-    y[:, -2] = x[:, -1]
-    return x, y
-
-
 def make_task(name: str, title: str, description: str, params: tuple[Param, ...], check_fn,
-              make_batch=None) -> TaskType:
-    """The registry entry of one of MAD's recall tasks: over this generator unless ``make_batch``
-    is given (``noisy_recall`` reuses the generator, ``fuzzy_recall`` brings its own)."""
+              batches: str) -> TaskType:
+    """The registry entry of one of MAD's recall tasks (``noisy_recall`` and ``fuzzy_recall`` too);
+    ``batches`` names its batch function (``TaskType.batches``)."""
     return register(TaskType(
         name=name,
         title=title,
@@ -130,7 +80,7 @@ def make_task(name: str, title: str, description: str, params: tuple[Param, ...]
         params=params,
         vocab_size=lambda p: p["vocab_size"],
         seq_len=lambda p: p["seq_len"],
-        make_batch=make_batch or next_token_train_labels(split_filtered(name, generate)),
+        batches=batches,
         check=check_fn,
         tags=("recall", "synthetic", "mad"),
     ))
@@ -140,4 +90,4 @@ TASK = make_task(
     NAME, "In-context recall (MAD)",
     "Key-value pairs from a small vocabulary, with keys recurring throughout the sequence; recall each "
     "returning key's value. MAD's multi-query recall, solved by attention, hard for fixed-state models.",
-    PARAMS, check)
+    PARAMS, check, batches="workers.tasks.in_context_recall_data.make_batch")

@@ -6,13 +6,15 @@ token that followed it the first time ("... A B ... A -> B"). Only the last
 position carries a label.
 
 Tokens: 0 is the trigger, ordinary tokens are 1..vocab_size-1.
+
+The registry entry is plain Python (params, checks, vocabulary and length); batches are made by
+``workers.tasks.induction_heads_data``, imported only when a run draws one.
 """
 from __future__ import annotations
 
-import torch
-
 from blocks.registry import Param
-from workers.tasks import IGNORE_INDEX, TRAIN_EXAMPLES, TaskType, register, split_filtered
+from workers.tasks import TRAIN_EXAMPLES, TaskType, register
+
 
 NAME = "induction_heads"
 TRIGGER = 0
@@ -24,19 +26,6 @@ PARAMS = (
 )
 
 
-def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    seq_len, vocab = params["seq_len"], params["vocab_size"]
-    x = torch.randint(1, vocab, (n, seq_len), generator=generator)
-    # The first trigger goes anywhere that leaves room for its answer before the final trigger.
-    trigger_pos = torch.randint(0, seq_len - 2, (n, 1), generator=generator)
-    x.scatter_(1, trigger_pos, TRIGGER)
-    answer = x.gather(1, trigger_pos + 1)
-    x[:, -1] = TRIGGER
-    y = torch.full((n, seq_len), IGNORE_INDEX, dtype=torch.long)
-    y[:, -1:] = answer
-    return x, y
-
-
 TASK = register(TaskType(
     name=NAME,
     title="Induction heads",
@@ -45,6 +34,6 @@ TASK = register(TaskType(
     params=PARAMS,
     vocab_size=lambda p: p["vocab_size"],
     seq_len=lambda p: p["seq_len"],
-    make_batch=split_filtered(NAME, generate),
+    batches="workers.tasks.induction_heads_data.make_batch",
     tags=("recall", "synthetic"),
 ))

@@ -5,15 +5,15 @@ the first half of the vocabulary, values from the second, distinct within a sequ
 The rest of the sequence is noise with the keys queried again at positions drawn with
 a power-law gap (recent queries are likelier, as in the paper); right after each
 queried key the model must produce its value. Loss and accuracy count only there.
+
+The registry entry is plain Python (params, checks, vocabulary and length); batches are made by
+``workers.tasks.mqar_data``, imported only when a run draws one.
 """
 from __future__ import annotations
 
-import torch
-
 from blocks.registry import Param
-from workers.tasks import (
-    IGNORE_INDEX, TRAIN_EXAMPLES, TaskType, distinct_tokens, power_law_weights, register, split_filtered,
-)
+from workers.tasks import TRAIN_EXAMPLES, TaskType, register
+
 
 NAME = "mqar"
 
@@ -43,31 +43,6 @@ def check(params: dict) -> list[tuple[str, str]]:
     return problems
 
 
-def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    vocab, seq_len, pairs = params["vocab_size"], params["seq_len"], params["num_kv_pairs"]
-    context = 2 * pairs
-    half = vocab // 2
-    keys = distinct_tokens(generator, n, pairs, 1, half)  # (n, pairs)
-    values = distinct_tokens(generator, n, pairs, half, vocab)  # (n, pairs)
-
-    # Build one token longer than seq_len and shift by one, as the reference code does.
-    full = torch.randint(0, vocab, (n, seq_len + 1), generator=generator)
-    full[:, 0:context:2] = keys
-    full[:, 1:context:2] = values
-    labels = torch.full((n, seq_len + 1), IGNORE_INDEX, dtype=torch.long)
-
-    # Query gaps g in 0..(seq_len - context)/2 - 1 without replacement (weight of g is that of
-    # g + 1 in the power law); the query key sits at context + 2g and its value is the label
-    # of that position, i.e. predicted right after reading the key.
-    num_gaps = (seq_len - context) // 2
-    weights = power_law_weights(num_gaps, params["power_a"]).expand(n, -1)
-    gaps = torch.multinomial(weights, pairs, replacement=False, generator=generator)  # (n, pairs)
-    query_pos = context + 2 * gaps  # within full, 0-based; <= seq_len - 2
-    full.scatter_(1, query_pos, keys)
-    labels.scatter_(1, query_pos + 1, values)
-    return full[:, :-1].contiguous(), labels[:, 1:].contiguous()
-
-
 TASK = register(TaskType(
     name=NAME,
     title="Multi-query associative recall",
@@ -77,7 +52,7 @@ TASK = register(TaskType(
     params=PARAMS,
     vocab_size=lambda p: p["vocab_size"],
     seq_len=lambda p: p["seq_len"],
-    make_batch=split_filtered(NAME, generate),
+    batches="workers.tasks.mqar_data.make_batch",
     check=check,
     tags=("recall", "synthetic"),
 ))

@@ -8,12 +8,15 @@ MAD's baseline: vocab 32 of which 16 are noise, 128 positions, noise fraction 0.
 raise the vocabulary (48, 80, 144, still 16 noise tokens) or the noise fraction (0.4 to 0.8).
 
 Adapted as ``in_context_recall`` is (same generator; see its docstring).
+
+The registry entry is plain Python (params, checks, vocabulary and length); batches are made by
+``workers.tasks.noisy_recall_data``, imported only when a run draws one.
 """
 from __future__ import annotations
 
 from blocks.registry import Param
-from workers.tasks import TRAIN_EXAMPLES
-from workers.tasks import in_context_recall
+from workers.tasks import TRAIN_EXAMPLES, in_context_recall
+
 
 NAME = "noisy_recall"
 
@@ -39,4 +42,4 @@ TASK = in_context_recall.make_task(
     NAME, "Noisy in-context recall (MAD)",
     "In-context recall with noise tokens from a separate vocabulary scattered between the pairs; recall "
     "each returning key's value and ignore the noise.",
-    PARAMS, check)
+    PARAMS, check, batches="workers.tasks.noisy_recall_data.make_batch")

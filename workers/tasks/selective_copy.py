@@ -17,17 +17,17 @@ vocab_size - 2 data tokens), ``seq_len`` (256; 512, 1024), ``num_tokens`` = MAD'
 MAD marks the answer with one copy token followed by blank tokens (the blank doubling as noise),
 and its scattering never leaves noise after the last data token; here each answer position is a
 marker, and data tokens land anywhere in the scattered region.
+
+The registry entry is plain Python (params, checks, vocabulary and length); batches are made by
+``workers.tasks.selective_copy_data``, imported only when a run draws one.
 """
 from __future__ import annotations
 
 import math
 
-import torch
-
 from blocks.registry import Param
-from workers.tasks import (
-    IGNORE_INDEX, MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, register, split_filtered, too_few_examples,
-)
+from workers.tasks import MIN_DISTINCT_EXAMPLES, TRAIN_EXAMPLES, TaskType, register, too_few_examples
+
 
 NAME = "selective_copy"
 NOISE, MARKER, FIRST_DATA = 0, 1, 2
@@ -61,22 +61,6 @@ def distinct_examples(seq_len: int, count: int, vocab: int, cap: int = MIN_DISTI
     return min(cap, math.comb(region, count) * values**count)
 
 
-def generate(params: dict, generator: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    seq_len, count, vocab = params["seq_len"], params["num_tokens"], params["vocab_size"]
-    region = seq_len - count
-    data = torch.randint(FIRST_DATA, vocab, (n, count), generator=generator)
-    # Choose sorted distinct positions so the data keep their order inside the region.
-    positions = torch.rand(n, region, generator=generator).argsort(dim=1)[:, :count].sort(dim=1).values
-    x = torch.full((n, seq_len), NOISE, dtype=torch.long)
-    x.scatter_(1, positions, data)
-    x[:, region:] = MARKER
-    # The answer for marker j is data[j]; the prediction is made while reading marker j,
-    # which the model sees only after the whole scattered region.
-    y = torch.full((n, seq_len), IGNORE_INDEX, dtype=torch.long)
-    y[:, region:] = data
-    return x, y
-
-
 TASK = register(TaskType(
     name=NAME,
     title="Selective copying",
@@ -86,7 +70,7 @@ TASK = register(TaskType(
     params=PARAMS,
     vocab_size=lambda p: p["vocab_size"],
     seq_len=lambda p: p["seq_len"],
-    make_batch=split_filtered(NAME, generate),
+    batches="workers.tasks.selective_copy_data.make_batch",
     check=check,
     tags=("memory", "synthetic"),
 ))
