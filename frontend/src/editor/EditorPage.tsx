@@ -114,8 +114,16 @@ function Editor({ graphId }: { graphId?: string }) {
         }
         if (cancelled) return
         loaded.current = true
+        // Ready once laid out: before elk has placed them, a group's children are not yet inside it.
+        // Laying out what was loaded is not an edit: neither unsaved nor undoable.
+        if (needsLayout) {
+          const wasDirty = isDirty(useEditor.getState())
+          await layout()
+          if (!wasDirty) useEditor.getState().markSaved()
+          useEditor.setState({ past: [] })
+        }
+        if (cancelled) return
         setStatus('ready')
-        if (needsLayout) await layout()
         requestAnimationFrame(() => fitView(FIT))
       } catch (e) {
         if (!cancelled) { setStatus('error'); setLoadError((e as Error).message) }
