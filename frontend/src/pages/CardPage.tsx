@@ -68,7 +68,12 @@ export function CardPage({ id }: { id: string }) {
   useEffect(() => {
     if (!card) return
     listCards({ suite: card.suite, budget_kind: card.budget.kind, budget: card.budget.value, order: '-score', page_size: 50 })
-      .then((list) => setRefs(list.filter((c) => c.graph_is_template && c.budget.kind === card.budget.kind && c.id !== card.id && c.task_scores).slice(0, REFERENCE_COLORS.length)))
+      .then((list) => {
+        // One card per reference graph (its best), none of this card's own graph.
+        const seen = new Set<number>([card.graph])
+        setRefs(list.filter((c) => c.graph_is_template && c.task_scores && !seen.has(c.graph) && seen.add(c.graph))
+          .slice(0, REFERENCE_COLORS.length))
+      })
       .catch(() => setRefs([]))
   }, [card?.id, card?.status])  // again when this card ends: references trained meanwhile appear
 
