@@ -10,12 +10,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from composer.cards.routing import websocket_urlpatterns as card_websockets  # noqa: E402
+from composer.core.body_limit import BodyLimitMiddleware  # noqa: E402
 from composer.runs.routing import websocket_urlpatterns as run_websockets  # noqa: E402
 from composer.runs.ws_auth import SessionOriginValidator, TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # A body over the limit is refused before Django reads it (composer.core.body_limit).
+        "http": BodyLimitMiddleware(django_asgi_app),
         # A valid token skips the Origin check (scripts send none); session connections keep it.
         "websocket": AuthMiddlewareStack(TokenAuthMiddleware(SessionOriginValidator(URLRouter(run_websockets + card_websockets)))),
     }

@@ -144,12 +144,28 @@ class MeApi(ApiView):
         return Response(_user_json(request.user))
 
 
+class PublicUserOutput(serializers.Serializer):
+    username = serializers.CharField()
+    date_joined = serializers.DateTimeField()
+
+
+class UserPageOutput(serializers.Serializer):
+    """A page of ``ApiPagination`` with the user beside it."""
+
+    user = PublicUserOutput()
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = GraphSummaryOutput(many=True)
+
+
 class UserPageApi(ApiView):
     permission_classes = [permissions.AllowAny]
+    pagination_class = ApiPagination
 
     @extend_schema(
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses={200: GraphSummaryOutput(many=True)},
+        responses={200: UserPageOutput},
         summary="A user's page: their public graphs (paginated, with the user under `user`)",
     )
     def get(self, request, username: str):
@@ -157,7 +173,7 @@ class UserPageApi(ApiView):
         owner = None if "\x00" in username else get_user_model().objects.filter(username=username, is_active=True).first()
         if owner is None:
             raise Http404("No such user.")
-        paginator = ApiPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(user_public_graphs(owner=owner), request, view=self)
         response = paginator.get_paginated_response(graph_summaries(page, user=request.user))
         response.data = {"user": {"username": owner.username, "date_joined": owner.date_joined}, **response.data}

@@ -9,23 +9,22 @@
 """
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from composer.cards.models import BudgetKind, CardStatus
 from composer.cards.selectors import card_entries, card_get_readable, card_list, card_progress, card_summary
 from composer.cards.services import CardRequest, card_cancel, card_launch, card_preview
-from composer.core.api import ApiPagination
+from composer.core.api import LIST_OF_OBJECTS, ApiPagination, ApiView
 from composer.graphs.selectors import MAX_GRAPH_ID, MAX_VERSION_NUMBER, graph_get_readable
-from composer.runs.apis import GraphVersionJobSerializer, RunApiBase
+from composer.runs.apis import RunApiBase
+from composer.runs.serializers import GraphVersionJobSerializer
 from workers.report_card import MAX_SEEDS
 
 MAX_BUDGET = 10**15  # far beyond any reachable width; keeps the stored budget a bigint
-
 
 
 class CardOutputSerializer(GraphVersionJobSerializer):
@@ -89,10 +88,19 @@ class CardDetailOutputSerializer(CardOutputSerializer):
         return card.summary if card.is_finished else card_summary(card=card)
 
 
+def card_examples() -> list[OpenApiExample]:
+    """A card of the first suite at a small parameter budget."""
+    from workers.report_card import suites_json
+
+    return [OpenApiExample("A small card", request_only=True,
+                           value={"suite": suites_json()[0]["name"], "params": 100_000, "seeds": 1})]
+
+
 class CardLaunchApi(RunApiBase):
     permission_classes = [IsAuthenticated]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "runs"
+    openapi_examples = staticmethod(card_examples)
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -137,6 +145,7 @@ class CardPreviewApi(RunApiBase):
     """What a launch with these settings would train, checked the same way, creating nothing."""
 
     permission_classes = [IsAuthenticated]
+    openapi_examples = staticmethod(card_examples)
 
     @extend_schema(request=CardLaunchApi.InputSerializer, responses={200: CardPreviewOutputSerializer},
                    summary="Plan a report card without launching it: size at the budget, runs, wall-time estimate")
@@ -149,7 +158,13 @@ class CardPreviewApi(RunApiBase):
 
 
 class CardListApi(RunApiBase):
+    pagination_class = ApiPagination
+
     class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ReportCardListQuery"
+
+
         graph = serializers.IntegerField(required=False, min_value=1, max_value=MAX_GRAPH_ID)
         suite = serializers.CharField(required=False, max_length=32)
         budget_kind = serializers.ChoiceField(required=False, choices=BudgetKind.choices)
@@ -158,8 +173,7 @@ class CardListApi(RunApiBase):
         status = serializers.ChoiceField(required=False, choices=CardStatus.choices)
         order = serializers.ChoiceField(required=False, choices=["-created_at", "-score"], default="-created_at")
 
-    @extend_schema(parameters=[FilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-                   responses={200: CardOutputSerializer(many=True)},
+    @extend_schema(parameters=[FilterSerializer], responses={200: CardOutputSerializer(many=True)},
                    summary="Report cards you may see (public graphs' and your own); order=-score for a leaderboard")
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
@@ -168,13 +182,13 @@ class CardListApi(RunApiBase):
         cards = card_list(user=request.user, graph_id=data.get("graph"), suite=data.get("suite"), mine=data["mine"],
                           budget_kind=data.get("budget_kind"), budget=data.get("budget"), status=data.get("status"),
                           order=data["order"])
-        paginator = ApiPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(cards, request, view=self)
         return paginator.get_paginated_response(CardOutputSerializer(page, many=True, context={"user": request.user}).data)
 
 
-class CardSuitesApi(APIView):
-    @extend_schema(responses={200: dict}, summary="The report-card suites: tasks, settings, sweep")
+class CardSuitesApi(ApiView):
+    @extend_schema(responses={200: LIST_OF_OBJECTS}, summary="The report-card suites: tasks, settings, sweep")
     def get(self, request):
         from workers.report_card import suites_json
 

@@ -12,21 +12,23 @@ from __future__ import annotations
 import importlib
 import logging
 
-from django.conf import settings
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.urls import resolve
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, pagination, parsers, permissions, throttling
+from rest_framework import exceptions, pagination, permissions, throttling
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from composer.core.errors import ApplicationError, RequestTooLarge
-from composer.core.parsers import JsonParser
+from composer.core.errors import ApplicationError
+from composer.core.openapi import ApiSchema
+from composer.core.parsers import JsonParser, RequestTooLarge, max_body_bytes, too_large_message
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
+# The registries' lists (blocks, tasks, suites) in the OpenAPI schema.
+LIST_OF_OBJECTS = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
 
 
 class ApiPagination(pagination.PageNumberPagination):
@@ -91,20 +93,22 @@ class AnonymousValidateThrottle(throttling.AnonRateThrottle):
 
 
 class ApiView(APIView):
-    """Base of every Composer API view: JSON (or form) bodies, oversized ones refused with 413
-    before parsing, the ``writes`` throttle on unsafe methods."""
+    """Base of every Composer API view: JSON bodies only, refused with 413 past ``max_body_bytes()``
+    (by their declared length before anything else, and while reading), the ``writes`` throttle on
+    unsafe methods, and the OpenAPI description of its errors (``ApiSchema``)."""
 
-    parser_classes = [JsonParser, parsers.FormParser, parsers.MultiPartParser]
+    parser_classes = [JsonParser]
     throttle_classes = [WriteRateThrottle]
+    schema = ApiSchema()
 
     def initial(self, request, *args, **kwargs):
-        limit = getattr(settings, "DATA_UPLOAD_MAX_MEMORY_SIZE", None)
+        limit = max_body_bytes()
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if limit is not None and length > limit:
-            raise RequestTooLarge(f"Request body too large: {length} bytes, the limit is {limit} bytes.")
+        if length > limit:
+            raise RequestTooLarge(too_large_message(length, limit))
         super().initial(request, *args, **kwargs)
 
 
@@ -133,7 +137,7 @@ def optional_import(module_name: str):
 class BlockListApi(ApiView):
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Every block type of the registry")
+    @extend_schema(responses={200: LIST_OF_OBJECTS}, summary="Every block type of the registry")
     def get(self, request):
         from blocks.registry import registry_json
 
@@ -143,7 +147,7 @@ class BlockListApi(ApiView):
 class TaskListApi(ApiView):
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Every training task")
+    @extend_schema(responses={200: LIST_OF_OBJECTS}, summary="Every training task")
     def get(self, request):
         tasks = optional_import("workers.tasks")
         if tasks is None or not hasattr(tasks, "tasks_json"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from kombu.exceptions import OperationalError as BrokerError
@@ -26,6 +27,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from composer.core.parsers import RequestTooLarge, max_body_bytes, too_large_message
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +64,6 @@ class ServiceUnavailable(ApplicationError):
     def __init__(self, part: str):
         super().__init__(SERVICE_UNAVAILABLE.format(part=part.capitalize()),
                          {"unavailable": part, "retry_after_seconds": RETRY_AFTER_SECONDS})
-
-
-class RequestTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "request_too_large"
 
 
 def _first_field_error(errors, prefix: str = "") -> tuple[str, str] | None:
@@ -107,6 +104,10 @@ def exception_handler(exc, context):
         if isinstance(exc, ServiceUnavailable):
             response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit, met while reading a form
+        exc = RequestTooLarge(too_large_message(None, max_body_bytes()))
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = exceptions.ParseError(str(exc))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
@@ -125,6 +126,8 @@ def exception_handler(exc, context):
         data = response.data
         detail = data.get("detail") if isinstance(data, dict) else data
         body = {"message": str(detail), "extra": {}}
+        if isinstance(exc, RequestTooLarge):
+            body["extra"]["limit_bytes"] = max_body_bytes()
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             body["extra"]["retry_after_seconds"] = int(exc.wait)
     response.data = body

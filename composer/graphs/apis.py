@@ -15,12 +15,13 @@ import logging
 from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 
 from composer.core.api import AnonymousValidateThrottle, ApiPagination, ApiView, optional_import
 from composer.core.errors import REDIS_DOWN, ApplicationError
+from composer.core.openapi import spec_example
 from composer.graphs import selectors, services
 from composer.graphs.diff import spec_diff
 from composer.graphs.models import Graph, GraphVersion, Visibility
@@ -40,7 +41,13 @@ SPEC_INVALID_FOR_EXPORT = "The spec is invalid: fix its errors before exporting 
 # --- fields shared by the serializers -------------------------------------------------------
 
 class SpecField(serializers.JSONField):
-    """A spec: its JSON shape is checked here; its meaning by ``validate_spec`` in the service."""
+    """A spec: its JSON shape is checked here; its meaning by ``validate_spec`` in the service.
+    The OpenAPI schema describes it by the spec's JSON Schema (``composer.core.openapi``)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "A spec (the Spec schema, served at /api/spec-schema/). A draft that breaks it "
+                                       "is stored too, with is_valid false; /api/graphs/validate/ lists its errors.")
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         data = super().to_internal_value(data)
@@ -197,6 +204,7 @@ def _parse_int_param(request, name: str, *, default=None, low: int, high: int) -
 
 class GraphListCreateApi(ApiView):
     permission_classes = [permissions.AllowAny]
+    pagination_class = ApiPagination
 
     class FilterSerializer(serializers.Serializer):
         class Meta:
@@ -219,8 +227,13 @@ class GraphListCreateApi(ApiView):
         spec = SpecField()
         message = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
+    @classmethod
+    def openapi_examples(cls) -> list[OpenApiExample]:
+        return [OpenApiExample("A valid graph", request_only=True,
+                               value={"title": "Transformer", "spec": spec_example(), "visibility": "public"})]
+
     @extend_schema(
-        parameters=[FilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        parameters=[FilterSerializer],
         responses={200: GraphSummaryOutput(many=True)},
         summary="Gallery: graphs you may list, with search, filters and ordering",
     )
@@ -236,7 +249,7 @@ class GraphListCreateApi(ApiView):
             block_type=options.get("block", ""),
             tag=options.get("tag", ""),
         )
-        paginator = ApiPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(graphs, request, view=self)
         return paginator.get_paginated_response(graph_summaries(page, user=request.user))
 
@@ -264,6 +277,11 @@ class GraphDetailApi(ApiView):
         visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
         spec = SpecField(required=False)
         message = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    @classmethod
+    def openapi_examples(cls) -> list[OpenApiExample]:
+        return [OpenApiExample("A new version", request_only=True,
+                               value={"spec": spec_example(), "message": "Back to the reference"})]
 
     @extend_schema(responses={200: GraphDetailOutput}, summary="A graph with its current spec")
     def get(self, request, graph_id: int):
@@ -400,15 +418,15 @@ def _version_json(version: GraphVersion, *, with_spec: bool) -> dict:
 
 class GraphVersionListApi(ApiView):
     permission_classes = [permissions.AllowAny]
+    pagination_class = ApiPagination
 
     @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
         responses={200: VersionOutput(many=True)},
         summary="Versions of a graph, newest first",
     )
     def get(self, request, graph_id: int):
         graph = _readable_graph(request, graph_id)
-        paginator = ApiPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.graph_version_list(graph=graph), request, view=self)
         return paginator.get_paginated_response([_version_json(v, with_spec=False) for v in page])
 
@@ -476,6 +494,10 @@ class GraphValidateApi(ApiView):
 
         spec = SpecField()
         vocab_size = serializers.IntegerField(min_value=2, max_value=MAX_VOCAB_SIZE, required=False, default=DEFAULT_VOCAB_SIZE)
+
+    @classmethod
+    def openapi_examples(cls) -> list[OpenApiExample]:
+        return [OpenApiExample("A valid spec", request_only=True, value={"spec": spec_example()})]
 
     @extend_schema(request=InputSerializer, responses={200: ValidationOutput}, summary="Validate a spec without saving it")
     def post(self, request):

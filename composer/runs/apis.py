@@ -1,7 +1,7 @@
 """REST endpoints of runs, one class per operation: validate input -> call a service/selector -> serialise.
 
 ``POST /api/graphs/{id}/runs/``   launch (201 with the run and its queue position)
-``GET  /api/runs/``               list (filters: graph, user, task, status)
+``GET  /api/runs/``               list (filters: graph, user, task, status; paginated)
 ``GET  /api/runs/{id}/``          detail with a metrics summary
 ``POST /api/runs/{id}/cancel/``   cancel
 ``GET  /api/runs/{id}/metrics/``  recorded events after ``?since=`` (for scripts)
@@ -9,105 +9,42 @@
 """
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
-from composer.graphs.selectors import graph_get_readable
+from composer.core.api import ApiPagination, ApiView
+from composer.core.errors import ApplicationError
+from composer.graphs.selectors import MAX_GRAPH_ID, graph_get_readable
 from composer.runs.models import RunStatus
 from composer.runs.selectors import (
     MAX_COMPARE_RUNS,
     MAX_EVENTS_PER_PAGE,
-    graph_readable,
     run_compare,
     run_events_since,
     run_get_readable,
     run_list,
-    run_metrics_summary,
-    run_queue_position,
+)
+from composer.runs.serializers import (
+    RunCompareOutputSerializer,
+    RunDetailOutputSerializer,
+    RunMetricsOutputSerializer,
+    RunOutputSerializer,
 )
 from composer.runs.services import LaunchRequest, RunError, run_cancel, run_launch
 
 
-class RunApiBase(APIView):
-    """Turns the services' ``RunError`` into ``{"message", "extra"}`` with its status code."""
+class RunApiBase(ApiView):
+    """The API base for views that call the runs' services: their ``RunError`` is answered as
+    any ``ApplicationError`` (``{"message", "extra"}`` with its status)."""
 
     def handle_exception(self, exc):
         if isinstance(exc, RunError):
-            return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
+            exc = ApplicationError(exc.message, exc.extra, status_code=exc.status_code)
         return super().handle_exception(exc)
-
-
-class GraphVersionJobSerializer(serializers.Serializer):
-    """What a run and a report card share: the graph version it trains and who launched it.
-
-    With ``context={"user": ...}`` the graph's title (and a run's spec and cost) are null for a
-    user who can no longer read the graph (a launcher whose graph was made private or deleted since)."""
-
-    id = serializers.IntegerField()
-    graph = serializers.IntegerField(source="graph_id", allow_null=True, help_text="Null once the graph is deleted.")
-    graph_title = serializers.SerializerMethodField(help_text="Null when you can no longer read the graph.")
-    version = serializers.IntegerField(source="graph_version.number", allow_null=True, help_text="Null once the graph is deleted.")
-    user = serializers.CharField(source="user.username")
-
-    def graph_readable(self, job) -> bool:
-        if "user" not in self.context:
-            return job.graph is not None
-        return graph_readable(user=self.context["user"], run=job)
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_graph_title(self, job) -> str | None:
-        return job.graph.title if self.graph_readable(job) else None
-
-
-class RunOutputSerializer(GraphVersionJobSerializer):
-    card = serializers.IntegerField(source="card_id", allow_null=True, help_text="The report card this run belongs to.")
-    card_key = serializers.CharField(help_text="Its entry in the card's plan.")
-    task = serializers.CharField()
-    task_params = serializers.JSONField()
-    hyper = serializers.JSONField()
-    budget = serializers.JSONField()
-    seed = serializers.IntegerField()
-    status = serializers.CharField()
-    cancel_requested = serializers.BooleanField()
-    device = serializers.CharField()
-    device_name = serializers.CharField()
-    versions = serializers.JSONField()
-    wall_seconds = serializers.FloatField(allow_null=True)
-    final_metrics = serializers.JSONField()
-    checkpoint_path = serializers.CharField()
-    error_message = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    queue_position = serializers.SerializerMethodField()
-
-    def get_queue_position(self, run):
-        return run_queue_position(run=run)
-
-
-class RunDetailOutputSerializer(RunOutputSerializer):
-    spec = serializers.SerializerMethodField(help_text="The spec trained; null when you can no longer read the graph.")
-    cost = serializers.SerializerMethodField(help_text="Its cost summary (per node); null as the spec.")
-    error_traceback = serializers.CharField()
-    metrics = serializers.SerializerMethodField()
-
-    def get_metrics(self, run):
-        return run_metrics_summary(run=run)
-
-    @extend_schema_field(OpenApiTypes.OBJECT)
-    def get_spec(self, run):
-        return run.spec if self.graph_readable(run) else None
-
-    @extend_schema_field(OpenApiTypes.OBJECT)
-    def get_cost(self, run):
-        return run.cost if self.graph_readable(run) else None
 
 
 class RunLaunchApi(RunApiBase):
@@ -116,7 +53,10 @@ class RunLaunchApi(RunApiBase):
     throttle_scope = "runs"
 
     class InputSerializer(serializers.Serializer):
-        task = serializers.CharField(max_length=64)
+        class Meta:
+            ref_name = "RunLaunchInput"
+
+        task = serializers.CharField(max_length=64, help_text="A task name from GET /api/tasks/.")
         task_params = serializers.DictField(required=False, default=dict)
         steps = serializers.IntegerField(min_value=1, default=200, help_text="Optimizer steps.")
         batch_size = serializers.IntegerField(min_value=1, default=16, help_text="Sequences per step.")
@@ -129,6 +69,17 @@ class RunLaunchApi(RunApiBase):
                                               help_text="Stop after this many training tokens (empty: no token budget).")
         version = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
 
+    @classmethod
+    def openapi_examples(cls) -> list[OpenApiExample]:
+        """A short run of the task with the shortest sequences (it fits the smallest graphs)."""
+        from workers.tasks import tasks_json
+
+        task = min(tasks_json(), key=lambda entry: entry["default_seq_len"])
+        return [OpenApiExample("A short run", request_only=True,
+                               value={"task": task["name"], "steps": 10, "batch_size": 2, "max_seconds": 30})]
+
+    @extend_schema(request=InputSerializer, responses={201: RunDetailOutputSerializer},
+                   summary="Launch a run of the graph's latest (or a given) version; 201 with its queue position")
     def post(self, request, graph_id):
         graph = graph_get_readable(user=request.user, graph_id=graph_id)
         serializer = self.InputSerializer(data=request.data)
@@ -159,14 +110,21 @@ def launch_field_schema(name: str, limits) -> dict:
 
 
 class RunListApi(RunApiBase):
+    pagination_class = ApiPagination
+
     class FilterSerializer(serializers.Serializer):
-        graph = serializers.IntegerField(required=False, min_value=1)
-        user = serializers.IntegerField(required=False, min_value=1)
+        class Meta:
+            ref_name = "RunListQuery"
+
+        graph = serializers.IntegerField(required=False, min_value=1, max_value=MAX_GRAPH_ID)
+        user = serializers.IntegerField(required=False, min_value=1, max_value=MAX_GRAPH_ID)
         task = serializers.CharField(required=False, max_length=64)
         status = serializers.ChoiceField(required=False, choices=RunStatus.choices)
         standalone = serializers.BooleanField(required=False, default=False,
                                               help_text="Only runs launched on their own, not as a report card's.")
 
+    @extend_schema(parameters=[FilterSerializer], responses={200: RunOutputSerializer(many=True)},
+                   summary="Runs you may see (on graphs you may read, and your own), newest first")
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -175,12 +133,13 @@ class RunListApi(RunApiBase):
                         task=data.get("task"), status=data.get("status"))
         if data["standalone"]:
             runs = runs.filter(card__isnull=True)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(RunOutputSerializer(page, many=True, context={"user": request.user}).data)
 
 
 class RunDetailApi(RunApiBase):
+    @extend_schema(responses={200: RunDetailOutputSerializer}, summary="A run with its spec, cost and metrics summary")
     def get(self, request, run_id):
         run = run_get_readable(user=request.user, run_id=run_id)
         return Response(RunDetailOutputSerializer(run, context={"user": request.user}).data)
@@ -189,6 +148,8 @@ class RunDetailApi(RunApiBase):
 class RunCancelApi(RunApiBase):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(request=None, responses={200: RunOutputSerializer},
+                   summary="Cancel your queued or running run (a finished one is a 409)")
     def post(self, request, run_id):
         run = run_get_readable(user=request.user, run_id=run_id)
         run = run_cancel(user=request.user, run=run)
@@ -197,9 +158,15 @@ class RunCancelApi(RunApiBase):
 
 class RunMetricsApi(RunApiBase):
     class FilterSerializer(serializers.Serializer):
-        since = serializers.IntegerField(required=False, min_value=0, default=0)
+        class Meta:
+            ref_name = "RunMetricsQuery"
+
+        since = serializers.IntegerField(required=False, min_value=0, default=0,
+                                         help_text="Only events after this sequence number.")
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_EVENTS_PER_PAGE, default=MAX_EVENTS_PER_PAGE)
 
+    @extend_schema(parameters=[FilterSerializer], responses={200: RunMetricsOutputSerializer},
+                   summary="A run's recorded events after ?since= (what the websocket sent), for scripts")
     def get(self, request, run_id):
         run = run_get_readable(user=request.user, run_id=run_id)
         filters = self.FilterSerializer(data=request.query_params)
@@ -210,6 +177,12 @@ class RunMetricsApi(RunApiBase):
 
 
 class RunCompareApi(RunApiBase):
+    openapi_error_codes = ("404",)  # a run of ?ids= you may not read
+
+    @extend_schema(
+        parameters=[OpenApiParameter("ids", str, required=True, pattern=r"^[0-9]+(,[0-9]+)*$",
+                                     description=f"Comma-separated run ids, at most {MAX_COMPARE_RUNS}.")],
+        responses={200: RunCompareOutputSerializer}, summary="Several runs' curves aligned on the union of their steps")
     def get(self, request):
         raw = request.query_params.get("ids", "")
         try:

@@ -208,6 +208,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a status field: each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {"RunStatusEnum": "composer.runs.models.RunStatus",
+                            "ReportCardStatusEnum": "composer.cards.models.CardStatus"},
 }
 
 # Request bodies larger than this are refused (413) before parsing: specs are small.
