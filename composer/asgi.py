@@ -10,9 +10,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from composer.cards.routing import websocket_urlpatterns as card_websockets  # noqa: E402
-from composer.core.body_limit import BodyLimitMiddleware  # noqa: E402
+from composer.core.body_limit import BodyLimitMiddleware, install_daphne_limit  # noqa: E402
 from composer.runs.routing import websocket_urlpatterns as run_websockets  # noqa: E402
 from composer.runs.ws_auth import SessionOriginValidator, TokenAuthMiddleware  # noqa: E402
+
+install_daphne_limit()  # when daphne serves this, it refuses a big body before reading it
 
 application = ProtocolTypeRouter(
     {

@@ -1,17 +1,78 @@
-"""ASGI middleware: an HTTP request body over ``max_body_bytes()`` is answered with a JSON 413
-before Django reads it.
+"""A request body over ``max_body_bytes()`` is answered with a JSON 413 before the server reads it.
 
-Django's ASGI handler reads the whole body (to memory, then a temporary file) before any view
-runs, so a limit checked in a view comes too late. Here a declared ``Content-Length`` over the
-limit is refused at once; a body without one (chunked) is counted as it arrives and refused as
-soon as it passes the limit, so no more than the limit is ever held.
+Two layers, because each server buffers before the app runs:
+
+- ``install_daphne_limit()``: daphne's Twisted request refuses a declared ``Content-Length``
+  over the limit as soon as the headers arrive (before ``100 Continue``, so a client that asks
+  first never sends the body), and a chunked body as soon as it passes the limit. It also stops
+  Twisted from parsing multipart bodies itself (daphne hands the raw body on; Twisted's own form
+  parsing read a 200 MB upload whole, about 2.5 GB of memory at peak).
+- ``BodyLimitMiddleware`` (ASGI): the same check in front of Django under any ASGI server; Django's
+  handler reads the whole body into a file before any view runs, so a view's check comes too late.
 """
 from __future__ import annotations
 
 import json
+from io import BytesIO
 
 from composer.core.parsers import max_body_bytes, too_large_message
 
+
+def too_large_body(size: int | None, limit: int) -> bytes:
+    """The 413's JSON, as ``composer.core.errors`` answers it."""
+    return json.dumps({"message": too_large_message(size, limit), "extra": {"limit_bytes": limit}}).encode()
+
+
+# --- daphne -------------------------------------------------------------------------------------
+
+def install_daphne_limit() -> None:
+    """Make daphne build ``LimitedWebRequest``s (it looks its request class up when a connection opens)."""
+    from daphne import http_protocol
+
+    if getattr(http_protocol.WebRequest, "refuses_big_bodies", False):
+        return
+
+    class LimitedWebRequest(http_protocol.WebRequest):
+        refuses_big_bodies = True
+        _parsePOSTFormSubmission = False  # daphne passes the raw body to the app; nothing reads Twisted's args
+        _received = 0
+        _refused = False
+
+        def gotLength(self, length):
+            limit = max_body_bytes()
+            if length is not None and length > limit:
+                self._refuse(length, limit)
+            else:
+                super().gotLength(length)
+
+        def handleContentChunk(self, data):
+            if self._refused:
+                return
+            self._received += len(data)
+            limit = max_body_bytes()
+            if self._received > limit:
+                self._refuse(None, limit)
+            else:
+                super().handleContentChunk(data)
+
+        def requestReceived(self, command, path, version):
+            if not self._refused:
+                super().requestReceived(command, path, version)
+
+        def _refuse(self, size: int | None, limit: int) -> None:
+            self._refused = True
+            self.content = BytesIO()
+            self.requestHeaders.removeHeader(b"expect")  # no "100 Continue" after the answer
+            body = too_large_body(size, limit)
+            transport = self.channel.transport
+            transport.write(b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            transport.loseConnection()
+
+    http_protocol.WebRequest = LimitedWebRequest
+
+
+# --- any ASGI server ----------------------------------------------------------------------------
 
 def _declared_length(scope) -> int | None:
     for name, value in scope.get("headers", ()):
@@ -24,7 +85,7 @@ def _declared_length(scope) -> int | None:
 
 
 async def _refuse(send, size: int | None, limit: int) -> None:
-    body = json.dumps({"message": too_large_message(size, limit), "extra": {"limit_bytes": limit}}).encode()
+    body = too_large_body(size, limit)
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})

@@ -23,8 +23,10 @@ def max_body_bytes() -> int:
 
 
 def too_large_message(size: int | None, limit: int) -> str:
-    told = f"{size} bytes" if size is not None else "more than that"
-    return f"Request body too large: {told}, the limit is {limit} bytes."
+    """What a 413 says: the declared size when there is one (a chunked body has none)."""
+    if size is None:
+        return f"Request body too large: the limit is {limit} bytes."
+    return f"Request body too large: {size} bytes, the limit is {limit} bytes."
 
 
 class RequestTooLarge(exceptions.APIException):
