@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import resource
 import sys
 import time
@@ -26,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from blocks.optim import param_groups
+from workers.environment import device_name as name_of_device, library_versions
 from workers.tasks import IGNORE_INDEX, TaskParamError, TaskParamsInvalid, TaskType, get_task, resolve_task_params, UnknownTask
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -133,28 +133,6 @@ def lr_at(step: int, config: TrainConfig) -> float:
     progress = min(1.0, (step - config.warmup_steps) / decay_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * progress))
     return config.lr * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * cosine)
-
-
-def versions() -> dict:
-    """Library versions recorded with every run, so a result can be reproduced."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        composer_version = version("composer")
-    except PackageNotFoundError:  # running from a checkout that was never installed
-        composer_version = None
-    return {"torch": torch.__version__, "python": platform.python_version(), "composer": composer_version}
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:  # not Linux
-        pass
-    return platform.processor() or platform.machine() or "cpu"
 
 
 def compile_model(spec: dict, *, vocab_size: int, seed: int, causal: bool | None = None) -> torch.nn.Module:
@@ -296,7 +274,7 @@ def train(
     # (blocks.optim): SSM state and implicit filters as their reference code marks them.
     optimizer = torch.optim.AdamW(param_groups(model, weight_decay=config.weight_decay, lr=config.lr),
                                   lr=config.lr, betas=(0.9, 0.95), fused=device.type == "cuda" or None)
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    device_name = name_of_device(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     emit({"type": "log", "message": f"training {n_params:,} parameters on {device.type} ({device_name}); "
@@ -386,7 +364,7 @@ def train(
         "stopped": stopped,
         "device": device.type,
         "device_name": device_name,
-        "versions": versions(),
+        "versions": library_versions(),
         "checkpoint": None,
         "task": task_type.name,
         "task_params": params,
