@@ -97,7 +97,7 @@ class BenchStack:
                                                       "composer.asgi:application"])
                 wait_for_port(port, 60, extra)
             if self.with_worker:
-                from workers.celery_app import live_workers, worker_argv
+                from composer.celery_app import live_workers, worker_argv
 
                 worker = self.spawn("worker", worker_argv(concurrency=1, hostname="bench@%h", loglevel="WARNING"))
                 deadline = time.monotonic() + 120
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         assert check.ok, check.errors
         asyncio.run(measure_one(stack, graph.pk, token, args.steps))  # warm-up: the child's first run
         rows = [asyncio.run(measure_one(stack, graph.pk, token, args.steps)) for _ in range(args.runs)]
-    from workers.celery_app import worker_argv
+    from composer.celery_app import worker_argv
 
     print(f"run latency: launch -> first metrics at the websocket client; warm worker "
           f"({' '.join(worker_argv()[2:])}), {args.runs} runs, 2-layer d_model 64, ms")

@@ -26,11 +26,14 @@ def redis_binary() -> str:
 
 
 class EmbeddedRedis:
-    """A private redis-server on a loopback port, data kept nowhere (``--save ''``)."""
+    """A private redis-server on a loopback port. ``persistent`` (``composer up``'s): it keeps an
+    append-only file (``appendonly.aof`` in ``workdir``, fsync every second), so a restart keeps
+    the queue's messages; otherwise (a test session's) data is kept nowhere."""
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, *, persistent: bool = True):
         self.workdir = Path(workdir)
         self.port = port or free_port()
+        self.persistent = persistent
         self.process: subprocess.Popen | None = None
 
     @property
@@ -45,7 +48,8 @@ class EmbeddedRedis:
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
                 "--save", "",
-                "--appendonly", "no",
+                "--appendonly", "yes" if self.persistent else "no",
+                "--appendfsync", "everysec",
                 "--dir", str(self.workdir),
                 "--logfile", str(self.workdir / "redis.log"),
             ],
@@ -93,7 +97,7 @@ def main(argv: list[str]) -> int:
     if os.environ.get("REDIS_URL"):
         return subprocess.call(argv)
     var_dir = Path(os.environ.get("COMPOSER_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
-    with EmbeddedRedis(var_dir / "redis-test") as redis:
+    with EmbeddedRedis(var_dir / "redis-test", persistent=False) as redis:
         print(f"embedded redis-server at {redis.url}", file=sys.stderr)
         child = subprocess.Popen(argv, env={**os.environ, "REDIS_URL": redis.url})
         signal.signal(signal.SIGTERM, lambda *_: child.terminate())

@@ -5,15 +5,13 @@ task refusing a block -> 400 naming the field), checks every entry against the p
 as a single run would be, then creates the card and one queued ``Run`` per entry in ONE
 transaction; the runs are enqueued on commit, so a refusal leaves nothing behind.
 
-Fan-out and fairness: every entry is an ordinary Celery ``train_run`` on queue ``gpu``, all sent at
-once so that every worker consuming the queue takes some (workers reserve one task at a time:
-prefetch 1 + late acks, see ``workers.celery_app``). They are sent at a lower broker priority
-(``CARD_RUN_PRIORITY``) than single runs, so a run launched after a card is taken before the
-card's remaining runs: a card never blocks other users' single runs for its whole length. (The
-alternative, enqueueing a card a few runs at a time as earlier ones finish, would also make cards
-take turns with each other, but caps how many workers a card can use and stalls a card whenever a
-finish hook is missed; priorities need nothing but the broker.) Per-user limits count a card as
-one job (``composer.runs.services.check_user_limits``); each run keeps the per-run limits.
+Fan-out and fairness: every entry is an ordinary queued run, each with its queue message, so every
+idle worker may take one (workers take one message at a time: prefetch 1 + late acks). Which run a
+worker starts is the runs queue's fair-share rule (``composer.runs.selectors.runs_fair_queue``): a
+card's runs are its user's runs, after that user's single runs, so a card takes its user's turns
+and never blocks other users for its whole length. Per-user limits count a card as one job: at
+launch (``composer.runs.services.check_user_limits``) and at start (a running card may take more
+workers; ``services.run_claim_next``); each run keeps the per-run limits.
 
 The card follows its runs (``card_run_changed``, called by the runs services inside the
 transaction of every child's status change: start, finish, failure, lost worker, cancel): it is

@@ -1,9 +1,9 @@
-"""``composer up``: the whole app on one machine — web + websockets (daphne), one Celery worker,
-the stale-run sweeper and, when ``REDIS_URL`` is unset, a private Redis. A worker or sweeper that
-dies is started again (a killed worker's run is failed by the sweeper, the next run gets a fresh
-worker), and so is a web process: composer up keeps the listening socket open, so connections wait
-in its backlog or go to the other web process meanwhile. A child that dies more than five times a
-minute stops everything. Ctrl-C or SIGTERM stops every process it started.
+"""``composer up``: the whole app on one machine — web + websockets (daphne), one Celery worker
+(its housekeeping thread is the stale-run sweeper) and, when ``REDIS_URL`` is unset, a private Redis.
+A worker that dies is started again (the new worker fails the killed one's run as lost, the next
+run gets a fresh worker), and so is a web process: composer up keeps the listening socket open, so
+connections wait in its backlog or go to the other web process meanwhile. A child that dies more
+than five times a minute stops everything. Ctrl-C or SIGTERM stops every process it started.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _var_dir() -> Path:
 
 
 def _worker_argv() -> list[str]:
-    from workers.celery_app import worker_argv
+    from composer.celery_app import worker_argv
 
     return worker_argv(concurrency=1)
 
@@ -100,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
             supervisor.start("web" if index == 0 else f"web-{index + 1}", _web_argv(listener), pass_fds=(listener.fileno(),))
         if not args.no_worker:
             supervisor.start("worker", _worker_argv())
-        supervisor.start("sweeper", [sys.executable, "-m", "composer.runs.sweeper"])
 
         def write_state() -> None:
             pids = {**supervisor.pids(), **({"redis": redis.process.pid} if redis else {})}

@@ -32,7 +32,7 @@ def _check_workers(redis_ok: bool) -> dict:
     if not redis_ok:
         return {"ok": False, "error": "redis is down, workers cannot be reached", "live": []}
     try:
-        from workers.celery_app import live_workers
+        from composer.celery_app import live_workers
 
         live = live_workers()
     except Exception as exc:

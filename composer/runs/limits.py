@@ -1,12 +1,10 @@
 """Limits on what one user may launch: per user (runs running and queued at once) and per run.
 
-Defaults below; a deployment overrides any of them with ``COMPOSER_RUN_LIMITS = {...}`` in settings
-(or the ``COMPOSER_RUN_LIMITS`` environment variable as JSON, handy for tests and `composer up`).
+Defaults below; a deployment overrides any of them with the setting ``COMPOSER_RUN_LIMITS``
+(``composer.settings.base`` reads it from the environment variable of that name, as JSON).
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, fields, replace
 
 from django.conf import settings
@@ -28,9 +26,6 @@ class RunLimits:
 
 
 def run_limits() -> RunLimits:
-    overrides = dict(getattr(settings, "COMPOSER_RUN_LIMITS", {}) or {})
-    from_env = os.environ.get("COMPOSER_RUN_LIMITS")
-    if from_env:
-        overrides.update(json.loads(from_env))
+    overrides = settings.COMPOSER_RUN_LIMITS
     known = {f.name for f in fields(RunLimits)}
     return replace(RunLimits(), **{k: int(v) for k, v in overrides.items() if k in known})

@@ -1,7 +1,10 @@
-"""Reads of runs: visibility (a run is readable when its graph is), lists, events, summaries, compare."""
+"""Reads of runs: visibility (a run is readable when its graph is), lists, the fair queue order,
+events, summaries, compare."""
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from itertools import zip_longest
+
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from composer.graphs.selectors import graph_can_read, graph_list_readable
@@ -70,15 +73,36 @@ def run_list(*, user, graph_id=None, user_id=None, task=None, status=None) -> Qu
     return runs.order_by("-created_at", "-id")
 
 
+def runs_fair_queue() -> list[Run]:
+    """The queued runs in the order workers start them: users take turns (round-robin), the user
+    served least recently first.
+
+    Each user's own queue: their single runs, then their report cards' runs, oldest first (a card
+    is one job of its user, so it takes its user's turns and never more). The user whose last run
+    started longest ago goes first; one who never trained before everyone who did; ties go to the
+    user with the older queued run. Round k then takes every user's k-th run, so a run waits for at
+    most one run of each other user who has runs queued, however many they queued. Starting a run
+    makes its user the most recently served, which is what keeps the turns going from one start to
+    the next (``services.run_claim_next`` takes the first run here that its user may start).
+    """
+    queued = sorted(Run.objects.filter(status=RunStatus.QUEUED).only("pk", "user_id", "card_id"),
+                    key=lambda run: (run.card_id is not None, run.pk))
+    per_user: dict[int, list[Run]] = {}
+    for run in queued:
+        per_user.setdefault(run.user_id, []).append(run)
+    served = dict(Run.objects.filter(user_id__in=per_user, started_at__isnull=False).order_by()
+                  .values("user_id").annotate(last=Max("started_at")).values_list("user_id", "last"))
+    users = sorted(per_user, key=lambda user: (served.get(user) is not None, served.get(user) or 0,
+                                               min(run.pk for run in per_user[user])))
+    return [run for turn in zip_longest(*(per_user[user] for user in users)) for run in turn if run is not None]
+
+
 def run_queue_position(*, run: Run) -> int | None:
-    """1 for the next run a worker will take; None once the run has left the queue. Report-card
-    runs wait behind every queued single run (they are sent at a lower broker priority)."""
+    """1 for the next run a worker will take (``runs_fair_queue``); None once it left the queue."""
     if run.status != RunStatus.QUEUED:
         return None
-    queued = Run.objects.filter(status=RunStatus.QUEUED)
-    if run.card_id is None:
-        return queued.filter(card__isnull=True, pk__lte=run.pk).count()
-    return queued.filter(Q(card__isnull=True) | Q(pk__lte=run.pk)).count()
+    order = [queued.pk for queued in runs_fair_queue()]
+    return order.index(run.pk) + 1 if run.pk in order else None
 
 
 def run_events_since(*, run_id: int, since: int = 0, limit: int = MAX_EVENTS_PER_PAGE) -> list[dict]:

@@ -1,15 +1,22 @@
-"""Writes of the runs app: launch, cancel, the worker's state transitions, event storage, the sweeper.
+"""Writes of the runs app: launch, cancel, the fair start of the next run, the worker's state
+transitions, event storage, and the housekeeping (sweeper and lost-message recovery).
 
 Every state change is a conditional update inside a transaction, so a run moves
 ``queued -> running -> succeeded | failed | cancelled`` exactly once whoever races (web, worker,
-sweeper, a redelivered task). Events get their ``seq`` from ``run_reserve_seqs``; only one writer
-emits events at a time: the web while the run is queued, the worker while it runs, the sweeper
-once the worker is gone.
+sweeper, a redelivered or spare queue message). Events get their ``seq`` from ``run_reserve_seqs``;
+only one writer emits events at a time: the web while the run is queued, the worker while it runs,
+the sweeper once the worker is gone.
+
+The queue (docs/ARCHITECTURE.md, "Runs: queue, fairness, recovery"): the database holds the queue,
+the broker only wakes workers. Each queued run puts one ``composer.runs.start_next`` message on
+the Celery queue; the message names no run. A worker that takes one starts whichever queued run the
+fair-share rule puts first (``run_claim_next``, order from ``selectors.runs_fair_queue``), so runs
+take turns across users however they were sent, and a lost, spare or redelivered message can
+neither lose a run nor train one twice.
 """
 from __future__ import annotations
 
 import logging
-import os
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,8 +28,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from composer.cards.models import CardStatus, ReportCard
+from composer.celery_app import QUEUE, app, waiting_messages
 from composer.runs.limits import run_limits
 from composer.runs.models import EventType, Run, RunEvent, RunStatus, run_group_event, run_group_name
+from composer.runs.selectors import runs_fair_queue
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +48,19 @@ MSG_SEQ_TOO_LONG = "The task's sequence length {seq_len} exceeds the model's max
 MSG_ALREADY_FINISHED = "The run has already finished ({status}); there is nothing to cancel."
 MSG_NOT_OWNER = "Only the user who launched a run may cancel it."
 MSG_WORKER_LOST = "worker lost: no heartbeat since {since}"
-MSG_ENQUEUE_FAILED = "could not enqueue the run: {error}"
 
 # The running task refreshes ``heartbeat_at`` this often; the sweeper fails a run whose heartbeat
 # is older than ``STALE_AFTER_SECONDS``. With the sweeper every ``SWEEP_INTERVAL_SECONDS`` a
 # killed worker's run is failed within STALE_AFTER + SWEEP_INTERVAL = 40 s (the contract is 60 s).
-# Each may be overridden by a setting or an environment variable of the same name.
-def _timing(name: str, default: float) -> float:
-    return float(os.environ.get(name, getattr(settings, name, default)))
+# A run queued longer than ``REQUEUE_GRACE_SECONDS`` while the broker holds fewer messages than
+# there are queued runs gets its message again (``runs_requeue_lost``). All four are settings.
+HEARTBEAT_SECONDS = settings.COMPOSER_RUN_HEARTBEAT_SECONDS
+STALE_AFTER_SECONDS = settings.COMPOSER_RUN_STALE_AFTER_SECONDS
+SWEEP_INTERVAL_SECONDS = settings.COMPOSER_RUN_SWEEP_INTERVAL_SECONDS
+REQUEUE_GRACE_SECONDS = settings.COMPOSER_RUN_REQUEUE_GRACE_SECONDS
 
-
-HEARTBEAT_SECONDS = _timing("COMPOSER_RUN_HEARTBEAT_SECONDS", 5)
-STALE_AFTER_SECONDS = _timing("COMPOSER_RUN_STALE_AFTER_SECONDS", 30)
-SWEEP_INTERVAL_SECONDS = _timing("COMPOSER_RUN_SWEEP_INTERVAL_SECONDS", 10)
+# The Celery task every queue message asks for (``composer.runs.tasks.start_next_run``).
+START_NEXT_TASK = "composer.runs.start_next"
 
 
 class RunError(Exception):
@@ -121,10 +131,8 @@ def _check_per_run_limits(request: LaunchRequest, cost: dict) -> None:
 
 
 def _user_jobs(user, status: str) -> int:
-    """The user's jobs in ``status``: single runs plus report cards, a card counting as ONE job
-    however many child runs it has (its runs never count on their own)."""
-    from composer.cards.models import ReportCard
-
+    """The user's (a user or its id) jobs in ``status``: single runs plus report cards, a card
+    counting as ONE job however many child runs it has (its runs never count on their own)."""
     return (Run.objects.filter(user=user, status=status, card__isnull=True).count()
             + ReportCard.objects.filter(user=user, status=status).count())
 
@@ -145,11 +153,14 @@ def check_user_limits(user) -> None:
                        {"limit": "max_queued_per_user"}, status_code=429)
 
 
-def run_time_limits(run: Run) -> tuple[int, int]:
-    """Celery (soft, hard) time limits from the run's budget: the trainer stops itself at
-    max_seconds; the soft limit is the safety net (build, eval, checkpoint get the grace)."""
-    grace = run_limits().time_limit_grace_seconds
-    soft = int(run.budget.get("max_seconds") or run_limits().max_seconds) + grace
+def run_time_limits(run: Run | None = None) -> tuple[int, int]:
+    """(soft, hard) time limits of a run from its budget: the trainer stops itself at max_seconds;
+    the soft limit is the safety net (build, eval, checkpoint get the grace). Without a run: the
+    limits of any run (the per-run max_seconds limit), which every queue message carries, since a
+    message learns which run it starts only when a worker takes it."""
+    limits = run_limits()
+    soft = int((run.budget.get("max_seconds") if run is not None else None) or limits.max_seconds)
+    soft += limits.time_limit_grace_seconds
     return soft, soft + 30
 
 
@@ -200,34 +211,31 @@ def run_launch(*, user, graph, request: LaunchRequest) -> Run:
 
 
 def run_create_queued(**fields) -> Run:
-    """Create a queued run (``fields`` are Run's), record its first status and enqueue it on commit.
-    Call inside the launch's transaction, after every check: a refusal leaves nothing behind."""
+    """Create a queued run (``fields`` are Run's), record its first status and put its message on
+    the queue on commit (so a worker always finds the row). Call inside the launch's transaction,
+    after every check: a refusal leaves nothing behind."""
     run = Run.objects.create(**fields)
     run_events_append(run_id=run.pk, events=[{"type": EventType.STATUS, "status": RunStatus.QUEUED}])
-    run_id, attempt = run.pk, run.attempt
-    transaction.on_commit(lambda: run_enqueue(run_id=run_id, attempt=attempt))
+    transaction.on_commit(lambda: runs_send_start(1))
     return run
 
 
-# Report-card runs go to the broker with a lower priority than single runs, so a run launched
-# after a card is taken before the card's remaining runs (see composer.cards.services).
-CARD_RUN_PRIORITY = 9
+def send_start_messages(count: int) -> None:
+    """Put ``count`` ``start_next`` messages on the queue (tests replace this to stay off a broker)."""
+    soft, hard = run_time_limits()
+    for _ in range(count):
+        app.send_task(START_NEXT_TASK, queue=QUEUE, soft_time_limit=soft, time_limit=hard)
 
 
-def run_enqueue(*, run_id: int, attempt: int) -> None:
-    """Send the Celery task (called after commit, so the worker always finds the row)."""
-    from workers.jobs import enqueue_train_run
-
-    run = Run.objects.get(pk=run_id)
-    soft, hard = run_time_limits(run)
-    priority = {"priority": CARD_RUN_PRIORITY} if run.card_id is not None else {}
+def runs_send_start(count: int) -> bool:
+    """``send_start_messages``, logging a broker outage instead of raising: the runs stay queued and
+    the housekeeping sends their messages once the broker is back (``runs_requeue_lost``)."""
     try:
-        task_id = enqueue_train_run(run_id=run_id, attempt=attempt, soft_time_limit=soft, time_limit=hard, **priority)
-    except Exception as error:  # broker down: the run must not sit in "queued" forever
-        logger.exception("enqueue of run %s failed", run_id)
-        run_fail(run_id=run_id, message=MSG_ENQUEUE_FAILED.format(error=error), only_if=(RunStatus.QUEUED,))
-        return
-    Run.objects.filter(pk=run_id).update(celery_task_id=task_id)
+        send_start_messages(count)
+        return True
+    except Exception:
+        logger.warning("could not send %s start message(s); the housekeeping sends them later", count, exc_info=True)
+        return False
 
 
 # --- events -----------------------------------------------------------------------------------------
@@ -282,10 +290,18 @@ def _heartbeat_is_stale(run: Run, now: datetime) -> bool:
     return beat is None or beat < now - timedelta(seconds=STALE_AFTER_SECONDS)
 
 
+def _claim_locked(run: Run, now: datetime, hostname: str, task_id: str) -> Run:
+    run.status, run.started_at, run.heartbeat_at = RunStatus.RUNNING, now, now
+    run.worker_hostname, run.celery_task_id = hostname[:255], task_id or run.celery_task_id
+    run.save(update_fields=["status", "started_at", "heartbeat_at", "worker_hostname", "celery_task_id"])
+    _card_run_changed(run.pk, run.card_id)
+    return run
+
+
 def run_start(*, run_id: int, attempt: int, hostname: str = "", task_id: str = "") -> Run | None:
-    """Claim a queued run for this delivery. None means there is nothing to do: the run finished
-    or was cancelled, a newer attempt owns it, or another live worker runs it. A redelivery of a
-    run whose worker died (stale heartbeat) fails it as lost: policy is no automatic retry."""
+    """Claim one given queued run. None means there is nothing to do: the run finished or was
+    cancelled, a newer attempt owns it, or another live worker runs it. A running run whose worker
+    died (stale heartbeat) is failed as lost: policy is no automatic retry."""
     now = timezone.now()
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
@@ -297,11 +313,35 @@ def run_start(*, run_id: int, attempt: int, hostname: str = "", task_id: str = "
             return None
         if run.status != RunStatus.QUEUED:
             return None
-        run.status, run.started_at, run.heartbeat_at = RunStatus.RUNNING, now, now
-        run.worker_hostname, run.celery_task_id = hostname[:255], task_id or run.celery_task_id
-        run.save(update_fields=["status", "started_at", "heartbeat_at", "worker_hostname", "celery_task_id"])
-        _card_run_changed(run.pk, run.card_id)
-        return run
+        return _claim_locked(run, now, hostname, task_id)
+
+
+def _may_start(run: Run, running_jobs: dict[int, int], limit: int) -> bool:
+    """Whether starting ``run`` keeps its user within ``max_running_per_user`` jobs: a report card
+    that is already running is one job, so it may take more runs; anything else needs a free slot."""
+    if run.card_id is not None and ReportCard.objects.filter(pk=run.card_id, status=CardStatus.RUNNING).exists():
+        return True
+    if run.user_id not in running_jobs:
+        running_jobs[run.user_id] = _user_jobs(run.user_id, RunStatus.RUNNING)
+    return running_jobs[run.user_id] < limit
+
+
+def run_claim_next(*, hostname: str = "", task_id: str = "") -> Run | None:
+    """Start the queued run the fair-share rule puts first (``selectors.runs_fair_queue``: users
+    take turns, least recently served first), skipping users at their running-jobs limit; None
+    when no queued run may start now. A row another worker is claiming is skipped, not waited for
+    (PostgreSQL ``SKIP LOCKED``; SQLite runs one writing transaction at a time anyway)."""
+    now = timezone.now()
+    limit = run_limits().max_running_per_user
+    running_jobs: dict[int, int] = {}
+    with transaction.atomic():
+        for candidate in runs_fair_queue():
+            if not _may_start(candidate, running_jobs, limit):
+                continue
+            run = Run.objects.select_for_update(skip_locked=True).filter(pk=candidate.pk, status=RunStatus.QUEUED).first()
+            if run is not None:
+                return _claim_locked(run, now, hostname, task_id)
+    return None
 
 
 @dataclass(frozen=True)
@@ -408,12 +448,7 @@ def run_cancel(*, user, run: Run) -> Run:
 
 
 def runs_sweep_stale(*, now: datetime | None = None, stale_after_seconds: float | None = None) -> list[int]:
-    """Fail every running run whose heartbeat is older than the threshold ("worker lost").
-
-    Runs from three places (any one is enough): a thread in each worker's main process and in
-    ``composer up`` (``composer.runs.sweeper.start_sweeper_thread``), the Celery beat entry
-    ``composer.runs.sweep_stale``, and ``python -m composer.runs.sweeper`` for other deployments.
-    """
+    """Fail every running run whose heartbeat is older than the threshold ("worker lost")."""
     now = now or timezone.now()
     stale = STALE_AFTER_SECONDS if stale_after_seconds is None else stale_after_seconds
     cutoff = now - timedelta(seconds=stale)
@@ -429,3 +464,33 @@ def runs_sweep_stale(*, now: datetime | None = None, stale_after_seconds: float 
     if failed:
         logger.warning("sweeper failed runs with stale heartbeats: %s", failed)
     return failed
+
+
+def runs_requeue_lost(*, now: datetime | None = None, grace_seconds: float | None = None) -> int:
+    """Send the queue its missing messages: when runs have been queued longer than the grace period
+    and the broker holds fewer waiting messages than there are queued runs (a Redis restart
+    without its data, a send that failed while the broker was down, a message used up by a worker
+    that could not start anything then), send the difference. Returns how many were sent.
+
+    Idempotent by construction: a message names no run, and a run starts only by its
+    ``queued -> running`` claim, so a spare message starts nothing and no run trains twice. A
+    message a worker holds but has not yet claimed with is not counted as waiting, so at worst one
+    spare message per busy moment is sent, never one too few."""
+    now = now or timezone.now()
+    grace = REQUEUE_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    queued = Run.objects.filter(status=RunStatus.QUEUED)
+    overdue = queued.filter(created_at__lte=now - timedelta(seconds=grace)).count()
+    if not overdue:
+        return 0
+    total, waiting = queued.count(), waiting_messages()
+    missing = min(overdue, total - waiting)
+    if missing <= 0:
+        return 0
+    logger.warning("%s run(s) queued, %s message(s) waiting on the queue: sending %s", total, waiting, missing)
+    return missing if runs_send_start(missing) else 0
+
+
+def runs_housekeeping() -> dict:
+    """What every worker's housekeeping thread runs at start and every ``SWEEP_INTERVAL_SECONDS``
+    (``composer.celery_app``): fail lost runs, then recover lost queue messages."""
+    return {"failed": runs_sweep_stale(), "requeued": runs_requeue_lost()}

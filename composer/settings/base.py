@@ -7,6 +7,7 @@ is refused.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -121,15 +122,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, celery, channels -----------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The Celery app (composer.celery_app) reads every CELERY_* setting here and nowhere else.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "gpu"
+# One task per worker at a time: with concurrency 1, prefetch 1 and late acks, the run being
+# trained is the worker's only unacknowledged message, so an idle worker never waits behind a busy
+# one that reserved the next message.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Keep retrying a lost broker forever: a Redis restart must not end the worker.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A pool child warms torch before it reports up; on a loaded machine that takes far longer than
+# Celery's 4 s default, and the child would be killed and restarted over and over.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120
 
 # Shared by every process: throttle counters and rendered diagrams.
 CACHES = {
@@ -163,6 +175,15 @@ CHANNEL_LAYERS = {
 # --- compute ---------------------------------------------------------------------------
 COMPOSER_DEVICE = os.environ.get("COMPOSER_DEVICE", "auto")  # auto | cpu | cuda
 COMPOSER_RUNS_DIR = Path(os.environ.get("COMPOSER_RUNS_DIR", VAR_DIR / "runs"))
+# Runs (composer.runs.services): a training run beats every HEARTBEAT seconds; each worker's
+# housekeeping thread, every SWEEP_INTERVAL, fails a run silent for STALE_AFTER ("worker lost") and
+# sends the queue a message again for runs queued longer than REQUEUE_GRACE whose message the
+# broker lost. COMPOSER_RUN_LIMITS (JSON) overrides composer.runs.limits.RunLimits fields.
+COMPOSER_RUN_HEARTBEAT_SECONDS = float(os.environ.get("COMPOSER_RUN_HEARTBEAT_SECONDS", 5))
+COMPOSER_RUN_STALE_AFTER_SECONDS = float(os.environ.get("COMPOSER_RUN_STALE_AFTER_SECONDS", 30))
+COMPOSER_RUN_SWEEP_INTERVAL_SECONDS = float(os.environ.get("COMPOSER_RUN_SWEEP_INTERVAL_SECONDS", 10))
+COMPOSER_RUN_REQUEUE_GRACE_SECONDS = float(os.environ.get("COMPOSER_RUN_REQUEUE_GRACE_SECONDS", 30))
+COMPOSER_RUN_LIMITS = json.loads(os.environ.get("COMPOSER_RUN_LIMITS") or "{}")
 
 # --- auth, api -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -161,7 +161,7 @@ def test_up_serves_health_and_leaves_no_orphan(tmp_path, database_url, stop_sign
 
         state = json.loads((tmp_path / "up.json").read_text())
         pids = state["pids"]
-        assert set(pids) >= {"web", "web-2", "worker", "sweeper", "redis"}  # two web processes on one socket
+        assert set(pids) >= {"web", "web-2", "worker", "redis"}  # two web processes on one socket
         redis_port = int(state["redis_url"].rsplit(":", 1)[1].split("/")[0])
         assert all(alive(pid) for pid in pids.values())
 

@@ -44,13 +44,12 @@ def card_body(**overrides) -> dict:
 
 @contextmanager
 def runs_sent_to(redis_url: str, monkeypatch):
-    """Runs enqueued by this process go to the broker at ``redis_url`` (a private redis-server)
-    through the Celery app's own transport settings; the ``gpu`` queue is declared there."""
-    from workers.celery_app import QUEUE, app
-    from workers.jobs import train_run
+    """Queue messages sent by this process go to the broker at ``redis_url`` (a private
+    redis-server) through the Celery app's own transport settings; the ``gpu`` queue is declared there."""
+    from composer.celery_app import QUEUE, app
 
     with app.connection_for_write(redis_url) as connection:
         queue = app.amqp.queues[QUEUE]
         queue(connection.default_channel).declare()
-        monkeypatch.setattr(train_run, "apply_async", functools.partial(train_run.apply_async, connection=connection))
+        monkeypatch.setattr(app, "send_task", functools.partial(app.send_task, connection=connection))
         yield connection, queue

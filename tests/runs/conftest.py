@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,14 @@ async def consumer_connections_closed():
 
 
 @pytest.fixture
+def enqueued(monkeypatch) -> list[int]:
+    """Record the queue messages a launch would send (their counts) instead of talking to a broker."""
+    sent: list[int] = []
+    monkeypatch.setattr("composer.runs.services.send_start_messages", sent.append)
+    return sent
+
+
+@pytest.fixture
 def make_user(db):
     def make(username: str):
         user = get_user_model().objects.create_user(username=username, password="correct-horse-battery")
@@ -111,13 +120,18 @@ def client_for():
 
 
 class RedisServer(EmbeddedRedis):
-    """A private redis-server on a free port; ``restart`` keeps the port (and loses the data)."""
+    """A private redis-server on a free port, with its append-only file as ``composer up`` runs it;
+    ``restart`` keeps the port, and the data unless told to lose it (as a server without
+    persistence, or with a lost disk, would)."""
 
     def __init__(self, log_dir: Path):
         super().__init__(log_dir / "redis", port=free_port())
 
-    def restart(self, down_seconds: float) -> None:
+    def restart(self, down_seconds: float, *, keep_data: bool = True) -> None:
         self.stop()
+        if not keep_data:
+            for path in self.workdir.glob("appendonly*"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
         time.sleep(down_seconds)
         self.start()
 
@@ -149,6 +163,7 @@ class Stack:
             "COMPOSER_RUN_HEARTBEAT_SECONDS": "1",
             "COMPOSER_RUN_STALE_AFTER_SECONDS": "8",
             "COMPOSER_RUN_SWEEP_INTERVAL_SECONDS": "2",
+            "COMPOSER_RUN_REQUEUE_GRACE_SECONDS": "2",
             "OMP_NUM_THREADS": "1",
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": os.environ.get("COMPOSER_TEST_LOG_LEVEL", "WARNING"),
@@ -163,7 +178,7 @@ class Stack:
         return process
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
-        from workers.celery_app import worker_argv
+        from composer.celery_app import worker_argv
 
         process = self.spawn(name, worker_argv(concurrency=1, hostname=f"{name}-{os.getpid()}@%h", loglevel=os.environ.get("COMPOSER_TEST_LOG_LEVEL", "WARNING")))
         self.wait_for_worker(f"{name}-{os.getpid()}@", process)
@@ -188,9 +203,6 @@ class Stack:
         process = self.spawn("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.http_port),
                                         "composer.asgi:application"])
         wait_for_port(self.http_port, 60, process)
-
-    def start_sweeper(self) -> subprocess.Popen:
-        return self.spawn("sweeper", [sys.executable, "-m", "composer.runs.sweeper", "--interval", "2", "--stale-after", "8"])
 
     def diagnose(self) -> str:
         """What every run looks like and where each worker child is (stacks via faulthandler)."""

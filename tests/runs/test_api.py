@@ -11,19 +11,6 @@ from tests.runs.conftest import launch_body, tiny_spec
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Record what would be sent to Celery instead of talking to a broker."""
-    sent = []
-
-    def fake_enqueue(*, run_id, attempt, soft_time_limit, time_limit):
-        sent.append({"run_id": run_id, "attempt": attempt, "soft": soft_time_limit, "hard": time_limit})
-        return f"task-{run_id}"
-
-    monkeypatch.setattr("workers.jobs.enqueue_train_run", fake_enqueue)
-    return sent
-
-
 def launch(client, graph, **overrides):
     return client.post(f"/api/graphs/{graph.pk}/runs/", launch_body(**overrides), format="json")
 
@@ -43,8 +30,9 @@ def test_launch_creates_queued_run_of_exact_version_and_enqueues_after_commit(al
     assert run.budget == {"max_seconds": 60, "max_tokens": None}
     assert run.task_params == {"num_tokens": 16, "vocab_size": 16, "train_examples": 0}  # defaults resolved
     assert body["queue_position"] == 1
-    assert enqueued == [{"run_id": run.pk, "attempt": 1, "soft": 60 + 60, "hard": 60 + 60 + 30}]
-    assert Run.objects.get(pk=run.pk).celery_task_id == f"task-{run.pk}"
+    assert enqueued == [1]  # one queue message, naming no run (services.run_claim_next picks)
+    # Every message carries the longest time limits a run may have; the run's own is armed once claimed.
+    assert services.run_time_limits() == (3600 + 60, 3600 + 60 + 30) and services.run_time_limits(run) == (120, 150)
     first = RunEvent.objects.get(run=run)
     assert (first.seq, first.type, first.payload) == (1, "status", {"status": "queued"})
 
@@ -103,12 +91,12 @@ def test_per_run_limits_name_the_field(alice, make_graph, client_for, enqueued, 
     assert not Run.objects.exists()
 
 
-def test_parameter_and_activation_limits_use_the_spec_cost(alice, make_graph, client_for, enqueued, monkeypatch):
+def test_parameter_and_activation_limits_use_the_spec_cost(alice, make_graph, client_for, enqueued, settings):
     graph = make_graph(alice)
-    monkeypatch.setenv("COMPOSER_RUN_LIMITS", '{"max_params": 1000}')
+    settings.COMPOSER_RUN_LIMITS = {"max_params": 1000}
     response = launch(client_for(alice), graph)
     assert response.status_code == 400 and response.json()["extra"]["field"] == "params"
-    monkeypatch.setenv("COMPOSER_RUN_LIMITS", '{"max_activation_bytes": 1000}')
+    settings.COMPOSER_RUN_LIMITS = {"max_activation_bytes": 1000}
     response = launch(client_for(alice), graph)
     assert response.status_code == 400 and response.json()["extra"]["field"] == "activation_bytes"
 
@@ -134,8 +122,8 @@ def test_task_longer_than_the_model_is_refused(alice, make_graph, client_for, en
     assert "task_params" in response.json()["message"]
 
 
-def test_queued_limit_per_user_is_429(alice, make_graph, client_for, enqueued, monkeypatch):
-    monkeypatch.setenv("COMPOSER_RUN_LIMITS", '{"max_queued_per_user": 2}')
+def test_queued_limit_per_user_is_429(alice, make_graph, client_for, enqueued, settings):
+    settings.COMPOSER_RUN_LIMITS = {"max_queued_per_user": 2}
     graph, client = make_graph(alice), client_for(alice)
     assert launch(client, graph).status_code == 201
     assert launch(client, graph).status_code == 201
@@ -144,8 +132,8 @@ def test_queued_limit_per_user_is_429(alice, make_graph, client_for, enqueued, m
     assert response.json()["message"] == services.MSG_TOO_MANY_QUEUED.format(count=2, limit=2)
 
 
-def test_running_limit_per_user_is_429(alice, make_graph, client_for, enqueued, monkeypatch):
-    monkeypatch.setenv("COMPOSER_RUN_LIMITS", '{"max_running_per_user": 1}')
+def test_running_limit_per_user_is_429(alice, make_graph, client_for, enqueued, settings):
+    settings.COMPOSER_RUN_LIMITS = {"max_running_per_user": 1}
     graph, client = make_graph(alice), client_for(alice)
     Run.objects.filter(pk=launch(client, graph).json()["id"]).update(status=RunStatus.RUNNING)
     response = launch(client, graph)
@@ -167,8 +155,8 @@ def test_cancel_of_a_queued_run_ends_it_without_starting(alice, make_graph, clie
     run = Run.objects.get(pk=run_id)
     assert run.status == RunStatus.CANCELLED and run.started_at is None
     assert [(e.seq, e.type) for e in RunEvent.objects.filter(run=run)] == [(1, "status"), (2, "status"), (3, "done")]
-    # A worker that receives the task afterwards does nothing.
-    assert services.run_start(run_id=run_id, attempt=1) is None
+    # A worker that takes its queue message afterwards starts nothing.
+    assert services.run_claim_next() is None and services.run_start(run_id=run_id, attempt=1) is None
 
 
 def test_cancel_of_a_running_run_sets_the_flag_the_worker_reads(alice, make_graph, client_for, enqueued):

@@ -12,11 +12,6 @@ from tests.runs.conftest import tiny_spec
 from tests.runs.reference_fixtures import reference_examples  # noqa: F401 (fixture)
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    monkeypatch.setattr("workers.jobs.enqueue_train_run", lambda **kwargs: f"task-{kwargs['run_id']}")
-
-
 @pytest.mark.django_db
 def test_the_leaderboard_lists_cards_the_engine_computed_by_score_with_task_scores_and_wall_time(
         reference_examples, alice, make_graph, client_for, enqueued):

@@ -16,20 +16,8 @@ from composer.graphs.models import Visibility
 from composer.runs import services
 from composer.runs.consumers import CLOSE_FORBIDDEN
 from composer.runs.models import Run, RunEvent, RunStatus
-from tests.runs.cards_fixtures import TINY_SUITE, card_body, runs_sent_to, tiny_suite  # noqa: F401 (fixture)
+from tests.runs.cards_fixtures import TINY_SUITE, card_body, tiny_suite  # noqa: F401 (fixture)
 from tests.runs.conftest import launch_body, tiny_spec
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    sent = []
-
-    def fake_enqueue(*, run_id, attempt, soft_time_limit, time_limit, priority=None):
-        sent.append({"run_id": run_id, "priority": priority})
-        return f"task-{run_id}"
-
-    monkeypatch.setattr("workers.jobs.enqueue_train_run", fake_enqueue)
-    return sent
 
 
 def launch_card(client, graph, **overrides):
@@ -48,7 +36,7 @@ def finish(run: Run, *, accuracy: float | None = 0.5, status: str = RunStatus.SU
 
 
 @pytest.mark.django_db
-def test_launch_creates_the_card_and_one_queued_run_per_entry_enqueued_on_commit_behind_single_runs(
+def test_launch_creates_the_card_and_one_queued_run_per_entry_enqueued_on_commit(
         alice, make_graph, client_for, enqueued, tiny_suite, django_capture_on_commit_callbacks):
     tiny_suite(settings=2, sweep=((3e-3, 0.0), (1e-3, 0.1)))
     graph = make_graph(alice)
@@ -69,7 +57,7 @@ def test_launch_creates_the_card_and_one_queued_run_per_entry_enqueued_on_commit
     assert first.hyper == {**entry["config"], "seed": entry["seed"]} and "weight_decay" in first.hyper
     assert first.budget["max_seconds"] == services.run_limits().max_seconds  # the normal per-run limit
     assert RunEvent.objects.filter(run=first, type="status").count() == 1
-    assert enqueued == [{"run_id": run.pk, "priority": services.CARD_RUN_PRIORITY} for run in runs]
+    assert enqueued == [1] * len(runs)  # a queue message per run; the fair-share rule orders them
 
 
 @pytest.mark.django_db
@@ -104,9 +92,9 @@ def test_a_task_refusing_a_block_is_400_naming_the_spec_field(alice, make_graph,
 
 
 @pytest.mark.django_db
-def test_every_run_of_a_card_keeps_the_per_run_limits(alice, make_graph, client_for, enqueued, tiny_suite, monkeypatch):
+def test_every_run_of_a_card_keeps_the_per_run_limits(alice, make_graph, client_for, enqueued, tiny_suite, settings):
     tiny_suite(steps=50)
-    monkeypatch.setenv("COMPOSER_RUN_LIMITS", '{"max_steps": 20}')
+    settings.COMPOSER_RUN_LIMITS = {"max_steps": 20}
     response = launch_card(client_for(alice), make_graph(alice))
     assert response.status_code == 400
     body = response.json()
@@ -284,9 +272,9 @@ def test_suites_are_listed(client_for, tiny_suite):
 
 @pytest.mark.django_db
 def test_a_card_counts_as_one_job_against_the_per_user_limits(alice, make_graph, client_for, enqueued, tiny_suite,
-                                                              monkeypatch):
+                                                              settings):
     tiny_suite(settings=4)
-    monkeypatch.setenv("COMPOSER_RUN_LIMITS", '{"max_queued_per_user": 2, "max_running_per_user": 1}')
+    settings.COMPOSER_RUN_LIMITS = {"max_queued_per_user": 2, "max_running_per_user": 1}
     client, graph = client_for(alice), make_graph(alice)
     card_id = launch_card(client, graph).json()["id"]  # 4 queued runs, one job
     assert client.post(f"/api/graphs/{graph.pk}/runs/", launch_body(), format="json").status_code == 201
@@ -300,37 +288,6 @@ def test_a_card_counts_as_one_job_against_the_per_user_limits(alice, make_graph,
     response = client.post(f"/api/graphs/{graph.pk}/runs/", launch_body(), format="json")
     assert response.status_code == 429
     assert response.json()["message"] == services.MSG_TOO_MANY_RUNNING.format(count=1, limit=1)
-
-
-@pytest.mark.django_db
-def test_a_single_run_launched_after_a_card_is_taken_before_the_cards_remaining_runs(
-        alice, bob, make_graph, client_for, tiny_suite, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
-    """Through the real broker path: the Celery app's Redis transport (a private redis-server),
-    consumed the way a worker consumes (one message at a time, prefetch 1)."""
-    from tests.runs.conftest import RedisServer
-
-    tiny_suite(settings=4)
-    redis = RedisServer(tmp_path).start()
-    try:
-        with runs_sent_to(redis.url, monkeypatch) as (connection, queue):
-            with django_capture_on_commit_callbacks(execute=True):
-                card_id = launch_card(client_for(alice), make_graph(alice)).json()["id"]
-            with django_capture_on_commit_callbacks(execute=True):
-                single = client_for(bob).post(f"/api/graphs/{make_graph(bob).pk}/runs/", launch_body(), format="json").json()
-
-            taken: list[int] = []
-
-            def take(body, message):
-                taken.append(body[0][0])
-                message.ack()
-
-            with connection.Consumer([queue], callbacks=[take], accept=["json"], prefetch_count=1):
-                while len(taken) < 5:
-                    connection.drain_events(timeout=10)
-    finally:
-        redis.stop()
-    card_runs = list(Run.objects.filter(card_id=card_id).order_by("id").values_list("id", flat=True))
-    assert taken == [single["id"], *card_runs]
 
 
 # --- websocket ---------------------------------------------------------------------------------------
@@ -384,24 +341,28 @@ async def test_the_card_websocket_sends_the_state_then_each_run_change_then_done
 
 
 @pytest.mark.django_db
-def test_queue_positions_put_card_runs_behind_single_runs(alice, bob, make_graph, client_for, enqueued, tiny_suite):
+def test_a_card_takes_its_users_turns_and_a_users_single_runs_go_before_their_card(alice, bob, make_graph, client_for,
+                                                                                  enqueued, tiny_suite):
     card_id = launch_card(client_for(alice), make_graph(alice)).json()["id"]
     single = client_for(bob).post(f"/api/graphs/{make_graph(bob).pk}/runs/", launch_body(), format="json").json()
-    assert single["queue_position"] == 1
     card_runs = Run.objects.filter(card_id=card_id).order_by("id")
-    positions = [client_for(alice).get(f"/api/runs/{run.pk}/").json()["queue_position"] for run in card_runs]
-    assert positions == [2, 3]
+
+    def positions():
+        return [client_for(alice).get(f"/api/runs/{run.pk}/").json()["queue_position"] for run in card_runs]
+
+    # Alice queued first, so her card's first run goes first, then Bob's turn, then Alice's again.
+    assert positions() == [1, 3] and single["queue_position"] == 2
+    own = client_for(alice).post(f"/api/graphs/{make_graph(alice).pk}/runs/", launch_body(), format="json").json()
+    assert own["queue_position"] == 1 and positions() == [3, 4]
 
 
-def test_workers_take_one_run_at_a_time_and_serve_priority_0_first():
-    """What keeps one worker from hoarding a card's runs, and what puts card runs last."""
-    from workers.celery_app import app, worker_argv
+def test_workers_take_one_message_at_a_time():
+    """What keeps one worker from hoarding queue messages while others are idle."""
+    from composer.celery_app import app, worker_argv
 
     argv = worker_argv()
     assert app.conf.worker_prefetch_multiplier == 1 and app.conf.task_acks_late
     assert argv[argv.index("--prefetch-multiplier") + 1] == "1" and argv[argv.index("-c") + 1] == "1"
-    steps = app.conf.broker_transport_options["priority_steps"]
-    assert steps[0] == 0 and steps[-1] == services.CARD_RUN_PRIORITY
 
 
 @pytest.mark.django_db

@@ -72,8 +72,7 @@ def test_a_card_fans_out_over_two_workers_and_ends_with_its_summary(stack, alice
 def test_a_killed_worker_fails_only_its_own_runs_and_the_card_says_which(stack, alice, make_graph, tiny_suite, monkeypatch):
     tiny_suite(steps=3000, settings=3)
     doomed = stack.start_worker("doomed")
-    stack.start_worker("healthy")
-    stack.start_sweeper()
+    stack.start_worker("healthy")  # its housekeeping thread fails the doomed worker's run
     card = launch(stack, alice, make_graph(alice), monkeypatch)
 
     def doomed_run_training():

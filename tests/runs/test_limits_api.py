@@ -1,8 +1,6 @@
 """GET /api/limits/: the limits the editor shows are the ones a launch enforces (issue 13, point 5)."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from blocks.spec import DEFAULT_LIMITS, GROUP_SLOTS
@@ -12,11 +10,6 @@ from tests.runs.conftest import launch_body
 pytestmark = pytest.mark.django_db
 
 LIMITED = {"steps": "max_steps", "batch_size": "max_batch_size", "max_seconds": "max_seconds", "max_tokens": "max_tokens"}
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    monkeypatch.setattr("workers.jobs.enqueue_train_run", lambda **kwargs: "task")
 
 
 def fields_of(body: dict) -> dict:
@@ -40,10 +33,10 @@ def test_limits_are_public_cacheable_and_derived_from_their_sources(client_for):
 
 
 @pytest.mark.parametrize("field", list(LIMITED))
-def test_the_reported_maximum_is_accepted_and_one_more_is_refused(field, alice, make_graph, client_for, enqueued, monkeypatch):
+def test_the_reported_maximum_is_accepted_and_one_more_is_refused(field, alice, make_graph, client_for, enqueued, settings):
     # A deployment's override reaches both the endpoint and the launch.
-    monkeypatch.setenv("COMPOSER_RUN_LIMITS", json.dumps({"max_steps": 1234, "max_batch_size": 48, "max_seconds": 777,
-                                                          "max_tokens": 5_000_000, "max_queued_per_user": 50}))
+    settings.COMPOSER_RUN_LIMITS = {"max_steps": 1234, "max_batch_size": 48, "max_seconds": 777,
+                                    "max_tokens": 5_000_000, "max_queued_per_user": 50}
     client = client_for(alice)
     reported = fields_of(client.get("/api/limits/").json())[field]["max"]
     assert reported == {"steps": 1234, "batch_size": 48, "max_seconds": 777, "max_tokens": 5_000_000}[field]

@@ -14,8 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def queued_run(alice, make_graph, monkeypatch):
-    monkeypatch.setattr("workers.jobs.enqueue_train_run", lambda **kwargs: "task")
+def queued_run(alice, make_graph, enqueued):
     request = LaunchRequest(task="copy", task_params={}, lr=3e-3, batch_size=4, steps=10, seed=0, max_seconds=60,
                             max_tokens=None)
     return services.run_launch(user=alice, graph=make_graph(alice), request=request)
@@ -75,10 +74,9 @@ def test_event_store_is_idempotent_for_retried_batches(queued_run):
 
 
 @pytest.mark.django_db(transaction=True)  # the stream's writer thread must see the run it writes for
-def test_a_run_whose_loss_becomes_nan_ends_failed_and_says_why(alice, make_graph, monkeypatch):
-    from workers.jobs import execute_run
+def test_a_run_whose_loss_becomes_nan_ends_failed_and_says_why(alice, make_graph, monkeypatch, enqueued):
+    from composer.runs.tasks import execute_run
 
-    monkeypatch.setattr("workers.jobs.enqueue_train_run", lambda **kwargs: "task")
     request = LaunchRequest(task="copy", task_params={}, lr=3e-3, batch_size=4, steps=50, seed=0, max_seconds=60,
                             max_tokens=None)
     queued = services.run_launch(user=alice, graph=make_graph(alice), request=request)
