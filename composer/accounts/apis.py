@@ -103,6 +103,7 @@ class LoginApi(ApiView):
     permission_classes = [permissions.AllowAny]
     authentication_classes = []  # logging in must work whatever session the browser had before
     throttle_classes = []  # per account instead (``_authenticate``): a shared address never locks anyone out
+    openapi_error_codes = ("403",)  # wrong credentials, or a missing CSRF token
 
     @extend_schema(request=CredentialsInput, responses={200: UserOutput}, summary="Log in (session cookie)")
     def post(self, request):

@@ -3,7 +3,8 @@ that answer it on every operation, the spec as its own JSON Schema, and examples
 schema is.
 
 - ``ApiSchema`` (every ``ApiView``'s schema): adds the ``Error`` body (``{"message", "extra"}``,
-  what ``composer.core.errors`` answers) for each status the operation can meet: 403 always,
+  what ``composer.core.errors`` answers) for each status the operation can meet: 403 unless it has
+  no authentication and allows anyone,
   404 with path parameters, 400 with a body or query parameters, 409/413/415/429 on writes,
   503 always (a service it needs is down), and those in the view's ``openapi_error_codes``
   (e.g. 404 for ids given in the query). A view's ``openapi_examples()`` (a classmethod) gives
@@ -24,6 +25,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ERROR_DESCRIPTIONS = {
@@ -51,7 +53,9 @@ class ErrorOutput(serializers.Serializer):
 class ApiSchema(AutoSchema):
     def error_codes(self, operation: dict) -> list[str]:
         parameters = operation.get("parameters", [])
-        codes = {"403", "503"}
+        codes = {"503"}
+        if self.view.get_authenticators() or not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
+            codes.add("403")  # a bad token, a missing login or a refused permission
         if any(p["in"] == "path" for p in parameters):
             codes.add("404")
         if any(p["in"] == "query" for p in parameters):
