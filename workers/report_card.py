@@ -234,10 +234,19 @@ class CardPlan:
 
 
 def card_hash(spec: dict, suite: str, budget: dict, seeds: list[int]) -> str:
-    """Content hash of what a card trains: the same spec, suite, budget and seeds give the same card."""
-    canonical = json.dumps({"spec": _model_part(spec), "suite": suite, "budget": budget, "seeds": seeds},
+    """Content hash of what a card trains: the same spec, suite, budget and seeds give the same card.
+
+    The suite counts by what it trains (tasks, steps, sweep, evaluation), not by its name alone: a
+    recalibrated suite must not hand back cards trained on the old settings."""
+    canonical = json.dumps({"spec": _model_part(spec), "suite": suite, "training": _suite_training(get_suite(suite)),
+                            "budget": budget, "seeds": seeds},
                            sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _suite_training(suite: Suite) -> dict:
+    # Title and description are for people; every other field changes what the runs learn.
+    return {k: v for k, v in asdict(suite).items() if k not in ("name", "title", "description")}
 
 
 def _model_part(spec: dict) -> dict:

@@ -2,6 +2,7 @@
 field, summaries (best over the sweep, mean and spread over seeds) and a whole card run end to end."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -116,6 +117,17 @@ def test_card_hash_ignores_layout_but_not_the_model():
     assert rc.card_hash(spec, "quick", budget, [0]) == rc.card_hash(moved, "quick", budget, [0])
     assert rc.card_hash(spec, "quick", budget, [0]) != rc.card_hash(wider, "quick", budget, [0])
     assert rc.card_hash(spec, "quick", budget, [0]) != rc.card_hash(spec, "quick", budget, [0, 1])
+
+
+def test_card_hash_changes_when_the_suite_is_recalibrated(monkeypatch):
+    spec, budget = example("transformer"), {"kind": "params", "value": 100_000}
+    before = rc.card_hash(spec, "quick", budget, [0])
+    quick = rc.SUITES["quick"]
+    longer = (dataclasses.replace(quick.tasks[0], steps=quick.tasks[0].steps + 1),) + quick.tasks[1:]
+    monkeypatch.setitem(rc.SUITES, "quick", dataclasses.replace(quick, tasks=longer))
+    assert rc.card_hash(spec, "quick", budget, [0]) != before
+    monkeypatch.setitem(rc.SUITES, "quick", dataclasses.replace(quick, title="renamed"))
+    assert rc.card_hash(spec, "quick", budget, [0]) == before
 
 
 def test_run_card_trains_every_entry_and_reports_each_task(tiny_suite):
