@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createsCycle, flowToSpec, freshId, makeEdge, sortParentsFirst, specToFlow, GROUP_NODE } from '../lib/specflow'
+import { createsCycle, flowToSpec, freshId, makeEdge, newSpec, sortParentsFirst, specToFlow, GROUP_NODE } from '../lib/specflow'
+import { fromJsonSchema, modelDefaults } from '../editor/modelSchema'
 import { withGroupSlots } from '../lib/groups'
 import type { BlockType, Spec } from '../types'
 
@@ -79,5 +80,18 @@ describe('graph helpers', () => {
   it('sorts nested groups parents first', () => {
     const sorted = sortParentsFirst([{ id: 'x', parentId: 'g2' }, { id: 'g2', parentId: 'g1' }, { id: 'g1' }])
     expect(sorted.map((n) => n.id)).toEqual(['g1', 'g2', 'x'])
+  })
+})
+
+describe('a new graph', () => {
+  it('takes its model settings from the spec schema the server serves', () => {
+    // The shape of GET /api/spec-schema/ properties.model.properties (blocks/spec.py MODEL_FIELDS).
+    const props = {
+      d_model: { type: 'integer', default: 128, minimum: 8 },
+      norm: { enum: ['rmsnorm', 'layernorm'], default: 'rmsnorm' },
+      tie_embeddings: { type: 'boolean', default: true },
+    }
+    const model = modelDefaults(Object.entries(props).map(([k, v]) => fromJsonSchema(k, v)))
+    expect(newSpec(model).model).toEqual({ d_model: 128, norm: 'rmsnorm', tie_embeddings: true })
   })
 })
