@@ -16,6 +16,7 @@ from blocks.ops.attention_masks import (
     sliding_window_dense_mask,
 )
 from blocks.ops.diag_ssm import diag_ssm_init_state, diag_ssm_step, fft_causal_conv, zoh_kernel, zoh_step_params
+from blocks.ops.gated_linear_attention import gla_chunked, gla_init_state, gla_naive, gla_recurrent, gla_step
 from blocks.ops.linear_attention import (
     linear_attention,
     linear_attention_chunked,
@@ -44,6 +45,11 @@ __all__ = [
     "diag_ssm_init_state",
     "diag_ssm_step",
     "fft_causal_conv",
+    "gla_chunked",
+    "gla_init_state",
+    "gla_naive",
+    "gla_recurrent",
+    "gla_step",
     "linear_attention",
     "linear_attention_chunked",
     "linear_attention_init_state",

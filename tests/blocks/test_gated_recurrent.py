@@ -1,0 +1,96 @@
+"""The gated linear-recurrent blocks (gla): their ops against a naive loop written from the paper's
+equations, chunked against step form to 1e-5, causality, gradients and exact parameter cost."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import blocks.ops
+from blocks.library.recurrent.gla_nn import GatedLinearAttention
+from blocks.registry import get_block
+from tests.blocks.block_checks import (
+    TOL,
+    assert_causal,
+    assert_cost_params_exact,
+    assert_finite_gradients,
+    assert_step_matches_forward,
+    build,
+    check_fields,
+    random_tokens,
+)
+
+CONFIGS = [
+    ("gla", {}),
+    ("gla", {"heads": 2, "chunk_size": 4}),  # 4 does not divide 37
+    ("gla", {"heads": 1, "expand_k": 1.0, "expand_v": 2.0, "chunk_size": 64}),  # one chunk
+]
+
+
+def gla_inputs(batch=2, length=21, heads=3, key_dim=4, value_dim=5, gate_scale=3.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q, k = (torch.randn(batch, length, heads, key_dim, generator=g) for _ in range(2))
+    v = torch.randn(batch, length, heads, value_dim, generator=g)
+    log_alpha = F.logsigmoid(torch.randn(batch, length, heads, key_dim, generator=g) * gate_scale)
+    return q, k, v, log_alpha
+
+
+@pytest.mark.parametrize("name,given", CONFIGS)
+def test_block_is_causal_and_steps_like_its_forward(name, given):
+    module = build(name, **given)
+    x = random_tokens(length=37)
+    assert module(x).shape == x.shape
+    assert_causal(module, x, t=17)
+    assert_step_matches_forward(module, x)
+    assert_finite_gradients(module, x)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 5, 16, 21, 64])
+def test_gla_chunked_and_recurrent_equal_the_paper_loop(chunk_size):
+    q, k, v, log_alpha = gla_inputs()
+    naive = blocks.ops.gla_naive(q, k, v, log_alpha)
+    torch.testing.assert_close(blocks.ops.gla_chunked(q, k, v, log_alpha, chunk_size), naive, atol=TOL, rtol=TOL)
+    torch.testing.assert_close(blocks.ops.gla_recurrent(q, k, v, log_alpha), naive, atol=TOL, rtol=TOL)
+
+
+def test_gla_chunked_stays_finite_when_gates_close_completely():
+    """Log-space inside a chunk: decays of exp(-1000) per step neither overflow nor give NaN."""
+    q, k, v, _ = gla_inputs(length=40)
+    log_alpha = torch.full_like(q, -1000.0)
+    out = blocks.ops.gla_chunked(q, k, v, log_alpha, 16)
+    # With the memory wiped every step, o_t = (q_t . k_t) v_t.
+    torch.testing.assert_close(out, torch.einsum("blhd,blhd->blh", q, k)[..., None] * v, atol=TOL, rtol=TOL)
+
+
+def test_gla_decay_is_the_papers_low_rank_sigmoid_to_the_one_over_tau():
+    module = build("gla")
+    x = random_tokens(length=3)
+    _, _, _, log_alpha = module._inputs(x)
+    w1, w2 = module.gk_proj[0].weight, module.gk_proj[1]
+    expected = torch.sigmoid(x @ w1.T @ w2.weight.T + w2.bias) ** (1 / 16)
+    torch.testing.assert_close(log_alpha.exp().flatten(-2), expected, atol=TOL, rtol=TOL)
+    assert module.gk_proj[0].out_features == 16
+
+
+@pytest.mark.parametrize("name,d_model,given", [
+    ("gla", 16, {}),
+    ("gla", 24, {"heads": 3, "expand_k": 1.0, "gate_low_rank_dim": 4}),
+])
+def test_cost_params_equal_the_built_module(name, d_model, given):
+    assert_cost_params_exact(name, d_model, given)
+
+
+def test_checks_and_constructor_refuse_indivisible_heads():
+    assert check_fields("gla", 16, 32, {"heads": 3}) == ["heads"]
+    assert check_fields("gla", 16, 32, {}) == []
+    with pytest.raises(AssertionError, match="divide"):
+        GatedLinearAttention(16, max_seq_len=32, heads=3)
+
+
+@pytest.mark.parametrize("name", ["gla"])
+def test_registry_entry_describes_the_block(name):
+    entry = get_block(name)
+    assert entry.family == "recurrent" and entry.causal is True and entry.recurrent is True
+    assert entry.paper and entry.description and entry.complexity == "O(L)"
+    for param in entry.params:
+        assert param.help and param.check(param.default) is None
+    params = entry.defaults()
+    assert entry.cost(32, 512, params).flops_per_token == entry.cost(32, 4096, params).flops_per_token
