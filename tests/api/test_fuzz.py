@@ -130,7 +130,9 @@ def test_api_answers_what_its_schema_says(case, world):
     with transaction.atomic():
         response = case.call(headers={"Authorization": f"Token {world['token']}"})
         transaction.set_rollback(True)
-    case.validate_response(response, checks=CHECKS)
+    # Health's 503 is its documented report that a part is down (no worker runs here): its body is
+    # still checked against the schema.
+    case.validate_response(response, checks=CHECKS if case.path != "/healthz" else CHECKS[1:])
     if 400 <= response.status_code < 500 and response.headers.get("Content-Type", "").startswith("application/json"):
         body = response.json()
         assert isinstance(body, dict) and set(body) == {"message", "extra"}, body
