@@ -1,4 +1,5 @@
-"""Export to Python source (exec'd, loaded with the compiled weights, same logits) and graphviz diagrams."""
+"""Export to Python source (exec'd, loaded with the compiled weights, same logits; the blocks it imports inlined)
+and graphviz diagrams. tests/blocks/test_export_standalone.py runs the file where only torch is installed."""
 from __future__ import annotations
 
 import ast
@@ -26,32 +27,47 @@ def load_source(source: str, tmp_path, name: str):
     return module
 
 
-def imported_roots(source: str) -> set[str]:
-    roots = set()
+def imported(source: str) -> set[str]:
+    """Absolute names of the modules ``source`` imports (the library imports none relatively)."""
+    names = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
+            names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            roots.add(node.module.split(".")[0])
-    return roots
+            assert node.level == 0, "a relative import"
+            names.add(node.module)
+    return names
+
+
+def assert_self_contained(module, source: str) -> None:
+    """The file and every module it inlines import only the standard library, torch and inlined modules."""
+    for text in [source, *module._SOURCES.values()]:
+        for name in imported(text):
+            root = name.split(".")[0]
+            assert root in sys.stdlib_module_names or root == "torch" or name in module._SOURCES, name
 
 
 def assert_export_matches(spec, tmp_path, name, vocab_size=TINY_VOCAB, seed=0):
     source = to_python(spec, vocab_size, seed=seed)
-    assert imported_roots(source) <= {"torch", "blocks"}
-    exported = getattr(load_source(source, tmp_path, name), EXPORT_CLASS)()
+    module = load_source(source, tmp_path, name)
+    assert_self_contained(module, source)
+    exported = getattr(module, EXPORT_CLASS)()
     compiled = compile_spec(spec, vocab_size=vocab_size, seed=seed)
     exported.load_state_dict(compiled.state_dict())  # strict: the same module names and shapes
     x = torch.randint(0, vocab_size, (2, 12), generator=torch.Generator().manual_seed(1))
     compiled.eval(), exported.eval()
     with torch.no_grad():
         assert torch.equal(exported(x), compiled(x))
-    return source
+    return module, source
 
 
 def test_exported_hybrid_gives_identical_logits(tmp_path):
-    source = assert_export_matches(build_hybrid_spec(), tmp_path, "exported_hybrid", seed=7)
+    module, source = assert_export_matches(build_hybrid_spec(), tmp_path, "exported_hybrid", seed=7)
     assert "class RBody(nn.Module)" in source and "m = self.m(r, side)" in source
+    # Exactly the torch modules of the blocks the spec uses are inlined (the closure, not the library).
+    torch_modules = {name.rsplit(".", 1)[-1] for name in module._SOURCES if name.endswith("_nn")}
+    used = {"mlp_nn", "merge_nn", "norm_nn", "input_nn", "output_nn", "repeat_nn", "chunk_nn"}
+    assert torch_modules == used, sorted(torch_modules ^ used)
 
 
 def test_exported_model_with_every_block_gives_identical_logits(tmp_path):
