@@ -15,6 +15,13 @@ from blocks.ops.attention_masks import (
     sliding_window_block_mask,
     sliding_window_dense_mask,
 )
+from blocks.ops.delta_rule import (
+    delta_rule_chunked,
+    delta_rule_init_state,
+    delta_rule_naive,
+    delta_rule_recurrent,
+    delta_rule_step,
+)
 from blocks.ops.diag_ssm import diag_ssm_init_state, diag_ssm_step, fft_causal_conv, zoh_kernel, zoh_step_params
 from blocks.ops.gated_linear_attention import gla_chunked, gla_init_state, gla_naive, gla_recurrent, gla_step
 from blocks.ops.linear_attention import (
@@ -42,6 +49,11 @@ __all__ = [
     "bigbird_block_mask",
     "bigbird_dense_mask",
     "causal_dense_mask",
+    "delta_rule_chunked",
+    "delta_rule_init_state",
+    "delta_rule_naive",
+    "delta_rule_recurrent",
+    "delta_rule_step",
     "diag_ssm_init_state",
     "diag_ssm_step",
     "fft_causal_conv",

@@ -1,10 +1,11 @@
-"""The gated linear-recurrent blocks (gla): their ops against a naive loop written from the paper's
+"""The gated linear-recurrent blocks (gla, deltanet): their ops against a naive loop written from the paper's
 equations, chunked against step form to 1e-5, causality, gradients and exact parameter cost."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 import blocks.ops
+from blocks.library.recurrent.deltanet_nn import DeltaNet
 from blocks.library.recurrent.gla_nn import GatedLinearAttention
 from blocks.registry import get_block
 from tests.blocks.block_checks import (
@@ -22,6 +23,9 @@ CONFIGS = [
     ("gla", {}),
     ("gla", {"heads": 2, "chunk_size": 4}),  # 4 does not divide 37
     ("gla", {"heads": 1, "expand_k": 1.0, "expand_v": 2.0, "chunk_size": 64}),  # one chunk
+    ("deltanet", {}),
+    ("deltanet", {"chunk_size": 5}),
+    ("deltanet", {"gated": True, "expand_v": 2.0, "heads": 2, "chunk_size": 8}),
 ]
 
 
@@ -73,6 +77,8 @@ def test_gla_decay_is_the_papers_low_rank_sigmoid_to_the_one_over_tau():
 @pytest.mark.parametrize("name,d_model,given", [
     ("gla", 16, {}),
     ("gla", 24, {"heads": 3, "expand_k": 1.0, "gate_low_rank_dim": 4}),
+    ("deltanet", 16, {}),
+    ("deltanet", 24, {"heads": 3, "gated": True, "expand_v": 2.0}),
 ])
 def test_cost_params_equal_the_built_module(name, d_model, given):
     assert_cost_params_exact(name, d_model, given)
@@ -83,9 +89,13 @@ def test_checks_and_constructor_refuse_indivisible_heads():
     assert check_fields("gla", 16, 32, {}) == []
     with pytest.raises(AssertionError, match="divide"):
         GatedLinearAttention(16, max_seq_len=32, heads=3)
+    assert check_fields("deltanet", 16, 32, {"heads": 3}) == ["heads"]
+    assert check_fields("deltanet", 16, 32, {"gated": True}) == []
+    with pytest.raises(AssertionError, match="divide"):
+        DeltaNet(16, max_seq_len=32, heads=3)
 
 
-@pytest.mark.parametrize("name", ["gla"])
+@pytest.mark.parametrize("name", ["gla", "deltanet"])
 def test_registry_entry_describes_the_block(name):
     entry = get_block(name)
     assert entry.family == "recurrent" and entry.causal is True and entry.recurrent is True
@@ -94,3 +104,38 @@ def test_registry_entry_describes_the_block(name):
         assert param.help and param.check(param.default) is None
     params = entry.defaults()
     assert entry.cost(32, 512, params).flops_per_token == entry.cost(32, 4096, params).flops_per_token
+
+
+def delta_inputs(batch=2, length=21, heads=3, key_dim=4, value_dim=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q, k = (F.normalize(torch.randn(batch, length, heads, key_dim, generator=g), dim=-1) for _ in range(2))
+    v = torch.randn(batch, length, heads, value_dim, generator=g)
+    beta = torch.sigmoid(torch.randn(batch, length, heads, generator=g))
+    log_alpha = F.logsigmoid(torch.randn(batch, length, heads, generator=g) * 3)
+    return q, k, v, beta, log_alpha
+
+
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("chunk_size", [1, 4, 5, 21, 64])
+def test_delta_rule_chunked_and_recurrent_equal_the_paper_loop(gated, chunk_size):
+    q, k, v, beta, log_alpha = delta_inputs()
+    gate = log_alpha if gated else None
+    naive = blocks.ops.delta_rule_naive(q, k, v, beta, gate)
+    torch.testing.assert_close(blocks.ops.delta_rule_chunked(q, k, v, beta, gate, chunk_size), naive,
+                               atol=TOL, rtol=TOL)
+    torch.testing.assert_close(blocks.ops.delta_rule_recurrent(q, k, v, beta, gate), naive, atol=TOL, rtol=TOL)
+
+
+def test_delta_rule_with_beta_one_overwrites_the_value_stored_under_a_key():
+    """The delta rule's point: writing v' under the same unit key replaces v instead of adding to it."""
+    key = F.normalize(torch.ones(1, 1, 1, 4), dim=-1)
+    q = k = key.expand(1, 2, 1, 4)
+    v = torch.tensor([[[[1.0, 2.0]], [[5.0, -1.0]]]])
+    out = blocks.ops.delta_rule_chunked(q, k, v, torch.ones(1, 2, 1))
+    torch.testing.assert_close(out[0, 1, 0], v[0, 1, 0], atol=TOL, rtol=TOL)
+
+
+def test_gated_deltanet_marks_its_decay_parameters_like_the_reference():
+    module = build("deltanet", gated=True)
+    assert module.A_log._optim["weight_decay"] == 0.0 and module.dt_bias._optim["weight_decay"] == 0.0
+    assert not hasattr(build("deltanet"), "A_log")

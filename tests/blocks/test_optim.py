@@ -18,7 +18,8 @@ EXPECTED_EXEMPT = {
            {"ssm.log_dt", "ssm.A_real_log", "ssm.A_imag"}),
     "hyena": (None, None),  # checked below: every implicit-filter parameter
     "softmax_attention": (set(), set()),
-    "gla": ({"gk_proj.1.bias", "norm_weight"}, set()),  # fla marks nothing: vectors only, gate matrices decayed
+    "gla": ({"gk_proj.1.bias", "norm_weight"}, set()),
+    "deltanet": ({"norm_weight"}, set()),  # gated: A_log and dt_bias too, tested in test_gated_recurrent  # fla marks nothing: vectors only, gate matrices decayed
 }
 
 
