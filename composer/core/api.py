@@ -3,14 +3,10 @@
 ``GET /api/blocks/``, ``GET /api/tasks/`` and ``GET /api/spec-schema/`` serve the block registry,
 the training-task registry and the spec's JSON Schema; ``GET /api/limits/`` the limits the server
 enforces (per run, per user, per report card, per spec) and the group slots, so that no client
-keeps a copy of them. The task registry (``workers.tasks``) and
-the spec validator (``blocks.spec``) are imported lazily so the API starts even where they are
-absent; an absent registry answers an empty list, an absent schema a 503 JSON error.
+keeps a copy of them. The registries are imported when first asked for; one that fails to import
+fails loudly (no fallback that would answer as if it were empty).
 """
 from __future__ import annotations
-
-import importlib
-import logging
 
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.urls import resolve
@@ -24,7 +20,6 @@ from composer.core.errors import ApplicationError
 from composer.core.openapi import ApiSchema
 from composer.core.parsers import JsonParser, RequestTooLarge, max_body_bytes, too_large_message
 
-logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
 # The registries' lists (blocks, tasks, suites) in the OpenAPI schema.
@@ -125,15 +120,6 @@ def api_not_found(request, path: str = ""):
     return JsonResponse({"message": f"No such API endpoint: {request.path}", "extra": {}}, status=404)
 
 
-def optional_import(module_name: str):
-    """The module, or None when it (or something it needs) is not installed yet."""
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as error:
-        logger.warning("optional module %s unavailable: %s", module_name, error)
-        return None
-
-
 class BlockListApi(ApiView):
     permission_classes = [permissions.AllowAny]
 
@@ -149,10 +135,9 @@ class TaskListApi(ApiView):
 
     @extend_schema(responses={200: LIST_OF_OBJECTS}, summary="Every training task")
     def get(self, request):
-        tasks = optional_import("workers.tasks")
-        if tasks is None or not hasattr(tasks, "tasks_json"):
-            return Response([])
-        return Response(tasks.tasks_json())
+        from workers.tasks import tasks_json
+
+        return Response(tasks_json())
 
 
 class SpecSchemaApi(ApiView):
@@ -160,10 +145,9 @@ class SpecSchemaApi(ApiView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="JSON Schema of a graph spec")
     def get(self, request):
-        spec_module = optional_import("blocks.spec")
-        if spec_module is None or not hasattr(spec_module, "spec_json_schema"):
-            raise ApplicationError("The spec schema is not available on this server yet.", status_code=503)
-        return Response(spec_module.spec_json_schema())
+        from blocks.spec import spec_json_schema
+
+        return Response(spec_json_schema())
 
 
 LIMITS_CACHE_SECONDS = 300
@@ -178,16 +162,16 @@ def limits_json() -> dict:
     from blocks.spec import DEFAULT_LIMITS, GROUP_SLOTS, REQUIRED_SLOTS
     from composer.runs.apis import LAUNCH_BUDGET_FIELDS, LAUNCH_HYPER_FIELDS, launch_field_schema
     from composer.runs.limits import run_limits
+    from workers.report_card import MAX_SEEDS
 
     limits = run_limits()
-    report_card = optional_import("workers.report_card")
     return {
         "runs": asdict(limits),
         "launch": {
             "hyper": [launch_field_schema(name, limits) for name in LAUNCH_HYPER_FIELDS],
             "budget": [launch_field_schema(name, limits) for name in LAUNCH_BUDGET_FIELDS],
         },
-        "cards": {"max_seeds": getattr(report_card, "MAX_SEEDS", None)},
+        "cards": {"max_seeds": MAX_SEEDS},
         "spec": asdict(DEFAULT_LIMITS),
         "group_slots": {name: list(slots) for name, slots in GROUP_SLOTS.items()},
         "required_slots": {name: list(slots) for name, slots in REQUIRED_SLOTS.items()},

@@ -19,7 +19,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 
-from composer.core.api import AnonymousValidateThrottle, ApiPagination, ApiView, optional_import
+from composer.core.api import AnonymousValidateThrottle, ApiPagination, ApiView
 from composer.core.errors import REDIS_DOWN, ApplicationError
 from composer.core.openapi import spec_example
 from composer.graphs import selectors, services
@@ -514,11 +514,10 @@ def _diagram_bytes(graph: Graph, fmt: str) -> bytes:
     cached = _cache_or_none(cache.get, key)
     if cached is not None:
         return cached
-    diagram = optional_import("blocks.diagram")
-    if diagram is None or not hasattr(diagram, "render"):
-        raise ApplicationError("Diagrams are not available on this server yet.", status_code=503)
+    from blocks.diagram import render
+
     try:
-        data = diagram.render(graph.spec, fmt)
+        data = render(graph.spec, fmt)
     except Exception as error:  # the renderer's failures (graphviz missing, odd draft) must not be a 500
         logger.warning("diagram of graph %s failed: %s", graph.pk, error)
         if not graph.is_valid:
@@ -577,10 +576,9 @@ class GraphExportApi(ApiView):
             check = validate_graph_spec(graph.spec, vocab_size=vocab_size)
             if not check.ok:
                 raise ApplicationError(SPEC_INVALID_FOR_EXPORT, {"errors": check.errors})
-            export = optional_import("blocks.export")
-            if export is None or not hasattr(export, "to_python"):
-                raise ApplicationError("Python export is not available on this server yet.", status_code=503)
-            response = HttpResponse(export.to_python(graph.spec, vocab_size), content_type="text/x-python; charset=utf-8")
+            from blocks.export import to_python
+
+            response = HttpResponse(to_python(graph.spec, vocab_size), content_type="text/x-python; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
         return response
 
