@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from blocks.ops.chunking import chunk_layout
+
 
 def _check(q, k, v, beta, log_alpha):
     assert q.dim() == 4 and q.shape == k.shape, "q and k must be (batch, length, heads, key_dim)"
@@ -79,12 +81,9 @@ def delta_rule_chunked(q, k, v, beta, log_alpha=None, chunk_size: int = 64):
     """Chunked form via the UT transform (module docstring); equals ``delta_rule_recurrent``.
     A last partial chunk is right-padded with k = 0, beta = 0 and log_alpha = 0, which change nothing."""
     _check(q, k, v, beta, log_alpha)
-    assert chunk_size >= 1, "chunk_size must be positive"
     batch, length, heads, key_dim = q.shape
     value_dim = v.shape[-1]
-    chunk = min(chunk_size, length)
-    n_chunks = -(-length // chunk)
-    pad = n_chunks * chunk - length
+    chunk, n_chunks, pad = chunk_layout(length, chunk_size)
     if log_alpha is None:
         log_alpha = beta.new_zeros(beta.shape)
 

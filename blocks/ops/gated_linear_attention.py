@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from blocks.ops.chunking import chunk_layout
+
 
 def _check(q, k, v, log_alpha):
     assert q.dim() == 4 and q.shape == k.shape == log_alpha.shape, \
@@ -67,12 +69,9 @@ def gla_chunked(q, k, v, log_alpha, chunk_size: int = 16):
     """Chunked form (see the module docstring); equals ``gla_recurrent``. A last partial chunk is
     right-padded with zeros (k = 0 and log_alpha = 0 add nothing)."""
     _check(q, k, v, log_alpha)
-    assert chunk_size >= 1, "chunk_size must be positive"
     batch, length, heads, key_dim = q.shape
     value_dim = v.shape[-1]
-    chunk = min(chunk_size, length)
-    n_chunks = -(-length // chunk)
-    pad = n_chunks * chunk - length
+    chunk, n_chunks, pad = chunk_layout(length, chunk_size)
     q, k, v, log_alpha = (F.pad(t, (0, 0, 0, 0, 0, pad)) for t in (q, k, v, log_alpha))
     q, k, log_alpha = (t.view(batch, n_chunks, chunk, heads, key_dim) for t in (q, k, log_alpha))
     v = v.view(batch, n_chunks, chunk, heads, value_dim)
