@@ -40,6 +40,7 @@ from blocks.ops.retention import (
     retention_recurrent,
     retention_step,
 )
+from blocks.ops.rnn_cells import gru, gru_naive, gru_step, lstm, lstm_naive, lstm_step
 from blocks.ops.rotary import apply_rotary, rotary_cos_sin
 from blocks.ops.selective_scan import selective_scan, selective_scan_ref, selective_scan_step
 
@@ -62,12 +63,18 @@ __all__ = [
     "gla_naive",
     "gla_recurrent",
     "gla_step",
+    "gru",
+    "gru_naive",
+    "gru_step",
     "linear_attention",
     "linear_attention_chunked",
     "linear_attention_init_state",
     "linear_attention_naive",
     "linear_attention_recurrent",
     "linear_attention_step",
+    "lstm",
+    "lstm_naive",
+    "lstm_step",
     "retention",
     "retention_chunkwise",
     "retention_decays",

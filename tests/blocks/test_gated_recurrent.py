@@ -1,4 +1,4 @@
-"""The gated linear-recurrent blocks (gla, deltanet): their ops against a naive loop written from the paper's
+"""The gated recurrent blocks (gla, deltanet, rnn): their ops against a naive loop written from the paper's
 equations, chunked against step form to 1e-5, causality, gradients and exact parameter cost."""
 import pytest
 import torch
@@ -26,6 +26,8 @@ CONFIGS = [
     ("deltanet", {}),
     ("deltanet", {"chunk_size": 5}),
     ("deltanet", {"gated": True, "expand_v": 2.0, "heads": 2, "chunk_size": 8}),
+    ("rnn", {}),
+    ("rnn", {"cell": "gru", "hidden_factor": 2}),
 ]
 
 
@@ -79,6 +81,8 @@ def test_gla_decay_is_the_papers_low_rank_sigmoid_to_the_one_over_tau():
     ("gla", 24, {"heads": 3, "expand_k": 1.0, "gate_low_rank_dim": 4}),
     ("deltanet", 16, {}),
     ("deltanet", 24, {"heads": 3, "gated": True, "expand_v": 2.0}),
+    ("rnn", 16, {}),
+    ("rnn", 24, {"cell": "gru", "hidden_factor": 3}),
 ])
 def test_cost_params_equal_the_built_module(name, d_model, given):
     assert_cost_params_exact(name, d_model, given)
@@ -95,7 +99,7 @@ def test_checks_and_constructor_refuse_indivisible_heads():
         DeltaNet(16, max_seq_len=32, heads=3)
 
 
-@pytest.mark.parametrize("name", ["gla", "deltanet"])
+@pytest.mark.parametrize("name", ["gla", "deltanet", "rnn"])
 def test_registry_entry_describes_the_block(name):
     entry = get_block(name)
     assert entry.family == "recurrent" and entry.causal is True and entry.recurrent is True
@@ -139,3 +143,19 @@ def test_gated_deltanet_marks_its_decay_parameters_like_the_reference():
     module = build("deltanet", gated=True)
     assert module.A_log._optim["weight_decay"] == 0.0 and module.dt_bias._optim["weight_decay"] == 0.0
     assert not hasattr(build("deltanet"), "A_log")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_rnn_ops_equal_the_paper_loop_and_torch_reference(cell):
+    """The op against the papers' equations per gate, and the block against torch.nn.LSTM / GRU
+    loaded with the same weights."""
+    module = build("rnn", cell=cell)
+    x = random_tokens(length=13)
+    weights = module._weights()
+    run, naive = (blocks.ops.lstm, blocks.ops.lstm_naive) if cell == "lstm" else (blocks.ops.gru, blocks.ops.gru_naive)
+    reference = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(16, 16, batch_first=True)
+    reference.load_state_dict(dict(zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), weights)))
+    with torch.no_grad():
+        torch.testing.assert_close(run(x, *weights), naive(x, *weights), atol=TOL, rtol=TOL)
+        torch.testing.assert_close(module(x), module.out_proj(reference(x)[0]), atol=TOL, rtol=TOL)
+    assert len(module.init_state(2)) == (2 if cell == "lstm" else 1)  # (h, c) or (h,)
