@@ -43,6 +43,7 @@ from blocks.ops.retention import (
 from blocks.ops.rnn_cells import gru, gru_naive, gru_step, lstm, lstm_naive, lstm_step
 from blocks.ops.rotary import apply_rotary, rotary_cos_sin
 from blocks.ops.selective_scan import selective_scan, selective_scan_ref, selective_scan_step
+from blocks.ops.ssd import ssd_chunked, ssd_init_state, ssd_naive, ssd_recurrent, ssd_step
 
 __all__ = [
     "apply_rotary",
@@ -88,6 +89,11 @@ __all__ = [
     "selective_scan_step",
     "sliding_window_block_mask",
     "sliding_window_dense_mask",
+    "ssd_chunked",
+    "ssd_init_state",
+    "ssd_naive",
+    "ssd_recurrent",
+    "ssd_step",
     "zoh_kernel",
     "zoh_step_params",
 ]

@@ -1,4 +1,4 @@
-"""The gated recurrent blocks (gla, deltanet, rnn): their ops against a naive loop written from the paper's
+"""The gated recurrent blocks (gla, deltanet, rnn, mamba2): their ops against a naive loop written from the paper's
 equations, chunked against step form to 1e-5, causality, gradients and exact parameter cost."""
 import pytest
 import torch
@@ -28,6 +28,8 @@ CONFIGS = [
     ("deltanet", {"gated": True, "expand_v": 2.0, "heads": 2, "chunk_size": 8}),
     ("rnn", {}),
     ("rnn", {"cell": "gru", "hidden_factor": 2}),
+    ("mamba2", {}),
+    ("mamba2", {"headdim": 8, "d_state": 6, "chunk_size": 5}),
 ]
 
 
@@ -83,6 +85,8 @@ def test_gla_decay_is_the_papers_low_rank_sigmoid_to_the_one_over_tau():
     ("deltanet", 24, {"heads": 3, "gated": True, "expand_v": 2.0}),
     ("rnn", 16, {}),
     ("rnn", 24, {"cell": "gru", "hidden_factor": 3}),
+    ("mamba2", 16, {}),
+    ("mamba2", 24, {"headdim": 12, "d_state": 8, "expand": 1}),
 ])
 def test_cost_params_equal_the_built_module(name, d_model, given):
     assert_cost_params_exact(name, d_model, given)
@@ -99,10 +103,10 @@ def test_checks_and_constructor_refuse_indivisible_heads():
         DeltaNet(16, max_seq_len=32, heads=3)
 
 
-@pytest.mark.parametrize("name", ["gla", "deltanet", "rnn"])
+@pytest.mark.parametrize("name", ["gla", "deltanet", "rnn", "mamba2"])
 def test_registry_entry_describes_the_block(name):
     entry = get_block(name)
-    assert entry.family == "recurrent" and entry.causal is True and entry.recurrent is True
+    assert entry.family == ("ssm" if name == "mamba2" else "recurrent") and entry.causal is True and entry.recurrent is True
     assert entry.paper and entry.description and entry.complexity == "O(L)"
     for param in entry.params:
         assert param.help and param.check(param.default) is None
@@ -159,3 +163,22 @@ def test_rnn_ops_equal_the_paper_loop_and_torch_reference(cell):
         torch.testing.assert_close(run(x, *weights), naive(x, *weights), atol=TOL, rtol=TOL)
         torch.testing.assert_close(module(x), module.out_proj(reference(x)[0]), atol=TOL, rtol=TOL)
     assert len(module.init_state(2)) == (2 if cell == "lstm" else 1)  # (h, c) or (h,)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 5, 21, 256])
+def test_ssd_chunked_and_recurrent_equal_the_paper_loop(chunk_size):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 21, 3, 4, generator=g)
+    dt = F.softplus(torch.randn(2, 21, 3, generator=g))
+    A = -torch.rand(3, generator=g) * 8
+    B, C = torch.randn(2, 21, 5, generator=g), torch.randn(2, 21, 5, generator=g)
+    naive = blocks.ops.ssd_naive(x, dt, A, B, C)
+    torch.testing.assert_close(blocks.ops.ssd_chunked(x, dt, A, B, C, chunk_size), naive, atol=TOL, rtol=TOL)
+    torch.testing.assert_close(blocks.ops.ssd_recurrent(x, dt, A, B, C), naive, atol=TOL, rtol=TOL)
+
+
+def test_mamba2_a_is_one_scalar_per_head_and_headdim_is_capped():
+    module = build("mamba2", headdim=8)  # d_model 16, expand 2: 4 heads of 8
+    assert module.heads == 4 and module.A_log.shape == (4,)
+    assert build("mamba2").headdim == 32  # paper's 64 capped at the inner width
+    assert check_fields("mamba2", 16, 32, {"headdim": 5}) == ["headdim"]

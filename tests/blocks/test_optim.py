@@ -19,6 +19,7 @@ EXPECTED_EXEMPT = {
     "hyena": (None, None),  # checked below: every implicit-filter parameter
     "softmax_attention": (set(), set()),
     "gla": ({"gk_proj.1.bias", "norm_weight"}, set()),
+    "mamba2": ({"A_log", "D", "dt_bias", "conv1d.bias", "norm_weight"}, set()),
     "rnn": ({"bias_ih", "bias_hh"}, set()),  # torch.nn.LSTM marks nothing: its biases are vectors
     "deltanet": ({"norm_weight"}, set()),  # gated: A_log and dt_bias too, tested in test_gated_recurrent  # fla marks nothing: vectors only, gate matrices decayed
 }

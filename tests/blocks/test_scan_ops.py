@@ -352,7 +352,8 @@ def test_retention_is_causal_and_has_finite_gradients():
     assert torch.isfinite(k.grad).all() and k.grad[:, 6:].abs().sum() > 0
 
 
-OPS_MODULES = ("attention_masks", "diag_ssm", "linear_attention", "retention", "rotary", "selective_scan")
+OPS_MODULES = ("attention_masks", "delta_rule", "diag_ssm", "gated_linear_attention", "linear_attention", "retention",
+               "rnn_cells", "rotary", "selective_scan", "ssd")
 
 
 def test_the_package_exports_every_public_function_of_its_modules():
