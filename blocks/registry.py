@@ -221,6 +221,8 @@ class BlockType:
     residual: bool = True
     check: Check | None = None
     structural: bool = False
+    # Whether the node takes several incoming edges (a merge); every other node takes exactly one.
+    many_inputs: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
     state: State = no_state
 
@@ -299,6 +301,7 @@ class BlockType:
             "recurrent": self.recurrent,
             "residual": self.residual,
             "structural": self.structural,
+            "many_inputs": self.many_inputs,
             "tags": list(self.tags),
         }
 

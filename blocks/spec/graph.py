@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks.registry import UnknownBlockType, get_block
 from blocks.spec.errors import (
     BAD_EDGE,
     BAD_PARENT,
@@ -35,6 +36,14 @@ from blocks.spec.errors import (
 )
 from blocks.spec.format import GROUP_SLOTS, MAX_ID_LENGTH, REQUIRED_SLOTS
 from blocks.spec.parsed import Scope
+
+
+def takes_many_inputs(block_type: str) -> bool:
+    """Whether the registry lets this node type take several incoming edges (unknown types: one)."""
+    try:
+        return get_block(block_type).many_inputs
+    except UnknownBlockType:
+        return False
 
 
 class GraphChecks:
@@ -171,7 +180,7 @@ class GraphChecks:
             return
         for node_id in ids:
             node = self.nodes[node_id]
-            if node.type == "merge":
+            if takes_many_inputs(node.type):
                 if len(preds[node_id]) < 2:
                     err(node_id, "edges", f"merge {node_id!r} needs at least two incoming edges, has "
                         f"{len(preds[node_id])}", MERGE_TOO_FEW_INPUTS)

@@ -28,6 +28,8 @@ export interface BlockType {
   recurrent: boolean
   residual: boolean
   structural: boolean
+  /** Whether the node takes several incoming edges (a merge); every other node takes one. */
+  many_inputs: boolean
   tags: string[]
   /** A group block's slots (null: the one unnamed slot), from GET /api/limits/ group_slots (lib/groups.ts). */
   slots?: (string | null)[]

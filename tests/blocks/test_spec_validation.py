@@ -172,6 +172,14 @@ def test_only_a_merge_may_have_several_inputs():
     assert validate_spec(spec).ok
 
 
+def test_several_inputs_are_the_registrys_many_inputs_flag_served_to_the_editor():
+    from blocks.registry import all_blocks, get_block
+
+    assert {b.name for b in all_blocks() if b.many_inputs} == {"merge"}
+    assert get_block("merge").to_json()["many_inputs"] is True
+    assert get_block("mlp").to_json()["many_inputs"] is False
+
+
 def test_a_merge_with_one_input_is_refused():
     spec = chain_spec("merge")
     assert error_for(validate_spec(spec), S.MERGE_TOO_FEW_INPUTS).node_id == "b0"

@@ -45,6 +45,7 @@ register(
         recurrent=True,
         residual=False,
         structural=True,
+        many_inputs=True,
         tags=("combine",),
     )
 )

@@ -7,7 +7,7 @@ import type { BlockType, Spec } from '../types'
 
 const block = (name: string): BlockType => ({
   name, family: 'mlp', title: name, description: '', paper: '', params: [], complexity: 'O(L)', causal: true,
-  recurrent: false, residual: true, structural: false, tags: [],
+  recurrent: false, residual: true, structural: false, many_inputs: false, tags: [],
 })
 const BLOCKS = new Map(withGroupSlots(['input', 'output', 'mlp', 'mamba', 'moe', 'softmax_attention', 'repeat'].map(block),
   { repeat: [null] }).map((b) => [b.name, b]))

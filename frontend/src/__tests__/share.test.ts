@@ -6,7 +6,7 @@ import type { BlockType, ParamSchema } from '../types'
 
 const block = (name: string): BlockType => ({
   name, family: 'structural', title: name, description: '', paper: '', params: [], complexity: 'O(L)', causal: true,
-  recurrent: false, residual: true, structural: true, tags: [],
+  recurrent: false, residual: true, structural: true, many_inputs: false, tags: [],
 })
 
 describe('share links', () => {

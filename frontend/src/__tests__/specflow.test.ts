@@ -6,7 +6,7 @@ import type { BlockType, Spec } from '../types'
 
 const block = (name: string, family = 'mlp', extra: Partial<BlockType> = {}): BlockType => ({
   name, family, title: name, description: '', paper: '', params: [], complexity: 'O(L)', causal: true,
-  recurrent: false, residual: true, structural: false, tags: [], ...extra,
+  recurrent: false, residual: true, structural: false, many_inputs: false, tags: [], ...extra,
 })
 // Group slots as GET /api/limits/ serves them (blocks.spec.GROUP_SLOTS), put on the blocks as fetchBlocks does.
 const GROUP_SLOTS = { repeat: [null], chunk: ['local', 'global'] }

@@ -15,6 +15,7 @@ const measure = (id: string, width: number, height: number) =>
 const block = (name: string, params: BlockType['params'] = []): BlockType => ({
   name, family: ['repeat', 'input', 'output'].includes(name) ? 'structural' : 'mlp', title: name, description: '',
   paper: '', params, complexity: 'O(L)', causal: true, recurrent: false, residual: true, structural: false, tags: [],
+  many_inputs: name === 'merge',
   ...(name === 'repeat' ? { slots: [null] } : {}),  // as GET /api/limits/ group_slots gives it
 })
 

@@ -5,11 +5,9 @@
 import type { FlowEdge, FlowNode } from './specflow'
 import { createsCycle } from './specflow'
 import { ENDPOINT_TYPES } from './groups'
+import type { BlockType } from '../types'
 
 const [INPUT, OUTPUT] = ENDPOINT_TYPES
-
-/** The one block type that takes more than one incoming edge (blocks/spec.py checks the same). */
-export const MERGE_TYPE = 'merge'
 
 /** Handle ids of BlockNode and GroupNode: the input on top (a target), the output below (a source). */
 export const IN_HANDLE = 'in'
@@ -35,7 +33,8 @@ export function orient<T extends Ends>(c: T): T {
 }
 
 /** Why the edge source -> target cannot be added (a short phrase shown at the pointer), or null. */
-export function connectionProblem(c: Ends, nodes: FlowNode[], edges: FlowEdge[]): string | null {
+export function connectionProblem(c: Ends, nodes: FlowNode[], edges: FlowEdge[],
+  blocks: Map<string, BlockType>): string | null {
   const { source, target } = c
   if (!source || !target) return 'not a block'
   if (source === target) return 'would make a cycle'
@@ -48,6 +47,7 @@ export function connectionProblem(c: Ends, nodes: FlowNode[], edges: FlowEdge[])
   if ((a.data.slot ?? '') !== (b.data.slot ?? '')) return 'edges stay inside one slot'
   if (edges.some((e) => e.source === source && e.target === target)) return 'already connected'
   if (createsCycle(edges, source, target)) return 'would make a cycle'
-  if (b.data.blockType !== MERGE_TYPE && edges.some((e) => e.target === target)) return 'only a Merge takes a second input'
+  // Which blocks take several inputs is the registry's many_inputs (the server checks the same flag).
+  if (!blocks.get(b.data.blockType)?.many_inputs && edges.some((e) => e.target === target)) return 'only a Merge takes a second input'
   return null
 }

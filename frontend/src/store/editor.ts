@@ -218,13 +218,13 @@ export const useEditor = create<EditorState>()((set, get) => {
 
     connectionProblem: (c) => {
       const s = get()
-      return connectionProblem(orient(c), s.nodes, s.edges)
+      return connectionProblem(orient(c), s.nodes, s.edges, s.blocks)
     },
 
     connect: (c) => {
       const s = get()
       const edge = orient(c)
-      if (connectionProblem(edge, s.nodes, s.edges)) return
+      if (connectionProblem(edge, s.nodes, s.edges, s.blocks)) return
       commit({ edges: [...s.edges, makeEdge(edge.source!, edge.target!)] })
     },
 
