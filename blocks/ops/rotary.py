@@ -27,3 +27,31 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     half = x.shape[-1] // 2
     rotated_half = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return x * cos + rotated_half * sin
+
+
+class RotaryTable:
+    """cos/sin of positions 0..n−1 kept between forwards, per (device, dtype).
+
+    A plain attribute of the module that applies RoPE (not a buffer, so never in the
+    state dict): a forward of length L reuses the first L rows of the table and
+    rebuilds it only for a longer L, another device or another dtype. The rows are
+    ``rotary_cos_sin``'s, so the rotation is the uncached one.
+    """
+
+    def __init__(self, head_dim: int, base: float = ROPE_BASE):
+        self.head_dim, self.base = head_dim, base
+        self.tables: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def cos_sin(self, length: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin (length, head_dim) for positions 0..length−1."""
+        key = (torch.device(device), dtype)
+        table = self.tables.get(key)
+        if table is None or table[0].shape[0] < length:
+            table = rotary_cos_sin(torch.arange(length, device=device), self.head_dim, self.base, dtype)
+            self.tables[key] = table
+        return table[0][:length], table[1][:length]
+
+    def rotate(self, x: torch.Tensor) -> torch.Tensor:
+        """x (..., L, head_dim) rotated as positions 0..L−1."""
+        cos, sin = self.cos_sin(x.shape[-2], x.device, x.dtype)
+        return apply_rotary(x, cos, sin)
