@@ -117,3 +117,18 @@ def bigbird_dense_mask(index: torch.Tensor, valid: torch.Tensor, block: int, len
     adjacency[rows[valid], index[valid]] = True
     blocks = torch.arange(length, device=index.device) // block
     return adjacency[blocks.unsqueeze(1), blocks.unsqueeze(0)] & causal_dense_mask(length, index.device)
+
+
+# ---------------------------------------------------------------- strided (Sparse Transformer)
+
+def strided_dense_mask(length: int, stride: int, device=None) -> torch.Tensor:
+    """(L, L): s <= t and (t − s < stride or (t − s) % stride == 0), Child et al.'s strided pattern."""
+    t = torch.arange(length, device=device).unsqueeze(1)
+    s = torch.arange(length, device=device).unsqueeze(0)
+    return (s <= t) & ((t - s < stride) | ((t - s) % stride == 0))
+
+
+def strided_column_mask(num_blocks: int, device=None) -> torch.Tensor:
+    """(N, N) mask of the strided keys of blocked strided attention: row n (query n·stride + r)
+    sees column m (key m·stride + r, same r) for m < n; m = n is the query itself, in the local part."""
+    return torch.ones(num_blocks, num_blocks, dtype=torch.bool, device=device).tril(-1)
