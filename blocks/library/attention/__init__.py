@@ -1,5 +1,5 @@
-"""Blocks of the attention family: softmax (MHA/GQA), sliding window, BigBird, Linformer,
-Performer, linear attention and FNet.
+"""Blocks of the attention family (softmax, sparse, low-rank, kernel and Fourier mixers); which ones
+is the registry's to say (``python -m blocks.catalog``), not this docstring's.
 
 Each block is the token mixer only (projections, mixing, output projection); the compiler
 adds the pre-norm and residual. Sparse and low-rank variants compute blockwise so that

@@ -1,6 +1,7 @@
-"""Blocks of the convolution family: Hyena (implicit long convolutions) and H3 (shift + diagonal SSM).
+"""Blocks of the convolution family: long convolutions (Hyena, H3) and short gated ones; the
+registry lists them (``python -m blocks.catalog``).
 
-Both are attention-free mixers built from causal convolutions computed with FFTs (padded to
+Attention-free mixers built from causal convolutions (long ones computed with FFTs padded to
 2L so nothing wraps around) and multiplicative gates. The compiler adds the pre-norm and
 the residual; these modules are the mixers alone, (B, L, D) -> (B, L, D).
 

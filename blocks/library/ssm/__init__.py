@@ -1,4 +1,5 @@
-"""Blocks of the ssm family: S4D (diagonal SSM, FFT convolution) and Mamba (selective scan).
+"""Blocks of the ssm family: state-space models, time-invariant (S4D, FFT convolution) and selective
+(Mamba, Mamba-2); the registry lists them (``python -m blocks.catalog``).
 
 Each block is the mixer only (the compiler adds the pre-norm and the residual): forward maps
 (batch, length, d_model) to the same shape, and ``init_state`` / ``step`` run the same
