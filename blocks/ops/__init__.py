@@ -14,6 +14,8 @@ from blocks.ops.attention_masks import (
     sample_distinct,
     sliding_window_block_mask,
     sliding_window_dense_mask,
+    strided_column_mask,
+    strided_dense_mask,
 )
 from blocks.ops.delta_rule import (
     delta_rule_chunked,
@@ -43,6 +45,7 @@ from blocks.ops.retention import (
 from blocks.ops.rnn_cells import gru, gru_naive, gru_step, lstm, lstm_naive, lstm_step
 from blocks.ops.rotary import apply_rotary, rotary_cos_sin
 from blocks.ops.selective_scan import selective_scan, selective_scan_ref, selective_scan_step
+from blocks.ops.chunking import chunk_layout
 from blocks.ops.ssd import ssd_chunked, ssd_init_state, ssd_naive, ssd_recurrent, ssd_step
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "bigbird_block_mask",
     "bigbird_dense_mask",
     "causal_dense_mask",
+    "chunk_layout",
     "delta_rule_chunked",
     "delta_rule_init_state",
     "delta_rule_naive",
@@ -94,6 +98,8 @@ __all__ = [
     "ssd_naive",
     "ssd_recurrent",
     "ssd_step",
+    "strided_column_mask",
+    "strided_dense_mask",
     "zoh_kernel",
     "zoh_step_params",
 ]
