@@ -2,13 +2,12 @@
 model) is ``blocks.library.recurrent.deltanet``; this module is imported only when a model is built."""
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.ssm.common_nn import seeded_init
+from blocks.library.ssm.common_nn import dt_bias_init, seeded_init
 from blocks.optim import hint
 from blocks.ops.delta_rule import delta_rule_chunked, delta_rule_init_state, delta_rule_step
 
@@ -42,8 +41,7 @@ class DeltaNet(nn.Module):
                 self.g_proj = nn.Linear(d_model, value_width, bias=False)
                 # fla's GatedDeltaNet: A ~ U(0, 16), dt ~ logU(1e-3, 1e-1) stored as softplus^-1(dt).
                 self.A_log = nn.Parameter(torch.log(torch.empty(heads).uniform_(0, 16)))
-                dt = torch.exp(torch.rand(heads) * (math.log(0.1) - math.log(0.001)) + math.log(0.001))
-                self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))
+                self.dt_bias = nn.Parameter(dt_bias_init(heads, 0.001, 0.1))
                 hint(self.A_log, self.dt_bias)  # fla: _no_weight_decay
             self.o_proj = nn.Linear(value_width, d_model, bias=False)
         self.norm_weight = nn.Parameter(torch.ones(self.value_dim))  # one RMS norm shared by the heads

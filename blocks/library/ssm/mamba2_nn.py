@@ -2,13 +2,12 @@
 ``blocks.library.ssm.mamba2``; this module is imported only when a model is built."""
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.ssm.common_nn import seeded_init
+from blocks.library.ssm.common_nn import dt_bias_init, seeded_init
 from blocks.optim import hint
 from blocks.ops.ssd import ssd_chunked, ssd_init_state, ssd_step
 
@@ -34,9 +33,7 @@ class Mamba2(nn.Module):
         with seeded_init(seed):
             self.in_proj = nn.Linear(d_model, 2 * self.d_inner + 2 * d_state + self.heads, bias=False)
             self.conv1d = nn.Conv1d(conv_dim, conv_dim, d_conv, groups=conv_dim, padding=d_conv - 1)
-            dt = torch.exp(torch.rand(self.heads) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-            dt = dt.clamp(min=1e-4)
-            self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+            self.dt_bias = nn.Parameter(dt_bias_init(self.heads, dt_min, dt_max))
             self.A_log = nn.Parameter(torch.log(torch.empty(self.heads).uniform_(1, 16)))
             self.D = nn.Parameter(torch.ones(self.heads))
             hint(self.A_log, self.D, self.dt_bias)  # mamba2.py: _no_weight_decay

@@ -2,13 +2,12 @@
 ``blocks.library.ssm.mamba``; this module is imported only when a model is built."""
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.ssm.common_nn import seeded_init
+from blocks.library.ssm.common_nn import dt_bias_init, seeded_init
 from blocks.library.ssm.mamba import mamba_dt_rank
 from blocks.ops.selective_scan import selective_scan, selective_scan_step
 from blocks.optim import hint
@@ -59,10 +58,8 @@ class Mamba(nn.Module):
         """dt_proj as in mamba_simple.py: softplus(bias) log-uniform in [dt_min, dt_max]."""
         std = self.dt_rank**-0.5
         nn.init.uniform_(self.dt_proj.weight, -std, std)
-        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-        dt = dt.clamp(min=1e-4)
         with torch.no_grad():
-            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+            self.dt_proj.bias.copy_(dt_bias_init(self.d_inner, dt_min, dt_max))
 
     def _split_x_proj(self, x_dbl: torch.Tensor):
         return torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
