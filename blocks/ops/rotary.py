@@ -42,16 +42,19 @@ class RotaryTable:
         self.head_dim, self.base = head_dim, base
         self.tables: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def cos_sin(self, length: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin (length, head_dim) for positions 0..length−1."""
-        key = (torch.device(device), dtype)
+    def cos_sin(self, length: int, device, dtype, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin (length, head_dim) for positions start..start+length−1."""
+        key, end = (torch.device(device), dtype), start + length
         table = self.tables.get(key)
-        if table is None or table[0].shape[0] < length:
-            table = rotary_cos_sin(torch.arange(length, device=device), self.head_dim, self.base, dtype)
+        if table is None or table[0].shape[0] < end:
+            # Grown to at least twice its size, so decoding token by token rebuilds it log(t) times;
+            # each row is computed on its own, so a row does not depend on the table's size.
+            size = max(end, 2 * table[0].shape[0]) if table is not None else end
+            table = rotary_cos_sin(torch.arange(size, device=device), self.head_dim, self.base, dtype)
             self.tables[key] = table
-        return table[0][:length], table[1][:length]
+        return table[0][start:end], table[1][start:end]
 
-    def rotate(self, x: torch.Tensor) -> torch.Tensor:
-        """x (..., L, head_dim) rotated as positions 0..L−1."""
-        cos, sin = self.cos_sin(x.shape[-2], x.device, x.dtype)
+    def rotate(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """x (..., L, head_dim) rotated as positions start..start+L−1."""
+        cos, sin = self.cos_sin(x.shape[-2], x.device, x.dtype, start)
         return apply_rotary(x, cos, sin)

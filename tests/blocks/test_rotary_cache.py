@@ -34,12 +34,14 @@ def test_softmax_attention_with_cache_equals_uncached_rope_and_keeps_state_dict_
     torch.manual_seed(0)
     module = build("softmax_attention", {"heads": 2})
     keys_before = set(module.state_dict())
+    plain = build("softmax_attention", {"heads": 2, "position": "none"})  # the same weights, no rotation
+    plain.load_state_dict(module.state_dict())
     for length in (6, 16, 9):
         x = torch.randn(2, length, 16)
-        q, k, v = module.proj.qkv(x)
+        q, k, v = plain.proj.qkv(x)
         positions = torch.arange(length)
         q, k = rope(q, positions), rope(k, positions)
         expected = module.proj.out(F.scaled_dot_product_attention(q, k, v, is_causal=True))
         assert torch.equal(module(x), expected)
     assert set(module.state_dict()) == keys_before
-    assert len(module.rotary.tables) == 1 and module.rotary.tables[(torch.device("cpu"), torch.float32)][0].shape[0] == 16
+    assert len(module.proj.rotary.tables) == 1 and module.proj.rotary.tables[(torch.device("cpu"), torch.float32)][0].shape[0] == 16

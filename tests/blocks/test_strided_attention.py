@@ -26,7 +26,7 @@ SETTINGS = [(4, 19, "rope"), (3, 32, "none"), (1, 7, "rope"), (8, 8, "rope"), (5
 
 def naive_strided(module, x: torch.Tensor) -> torch.Tensor:
     """One query at a time: softmax over {s <= t : t − s < stride or (t − s) % stride == 0}."""
-    q, k, v = module._project(x)  # (B, H, L, hd)
+    q, k, v = module.proj.qkv(x)  # (B, H, L, hd), rotated when position is rope
     out = torch.zeros_like(q)
     for t in range(x.shape[1]):
         keys = [s for s in range(t + 1) if t - s < module.stride or (t - s) % module.stride == 0]

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.attention.common_nn import MultiHeadProjections, blocked_attention, rope
+from blocks.library.attention.common_nn import MultiHeadProjections, blocked_attention
 from blocks.ops.attention_masks import bigbird_block_layout, bigbird_block_mask, bigbird_dense_mask
 
 
@@ -28,20 +28,12 @@ class BigBirdAttention(nn.Module):
         assert min(window_blocks, global_blocks, random_blocks) >= 0, "block counts must be >= 0"
         assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
         self.block_size, self.position = block_size, position
-        self.proj = MultiHeadProjections(d_model, heads)
-        assert position != "rope" or self.proj.head_dim % 2 == 0, "rope needs an even head size"
+        self.proj = MultiHeadProjections(d_model, heads, rotary=position == "rope")
         generator = torch.Generator().manual_seed(seed)
         index, valid = bigbird_block_layout(-(-max_seq_len // block_size), window_blocks, global_blocks,
                                             random_blocks, generator)
         self.register_buffer("key_block_index", index)  # (N_max, K)
         self.register_buffer("key_block_valid", valid)  # (N_max, K)
-
-    def _project(self, x: torch.Tensor):
-        q, k, v = self.proj.qkv(x)
-        if self.position == "rope":
-            positions = torch.arange(x.shape[1], device=x.device)
-            q, k = rope(q, positions), rope(k, positions)
-        return q, k, v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape
@@ -50,7 +42,7 @@ class BigBirdAttention(nn.Module):
         assert N <= self.key_block_index.shape[0], f"sequence length {L} exceeds max_seq_len"
         index, valid = self.key_block_index[:N], self.key_block_valid[:N]  # (N, K)
         K = index.shape[1]
-        q, k, v = self._project(x)
+        q, k, v = self.proj.qkv(x)  # (B, H, L, hd) each
         pad = N * b - L
 
         def blocks(t):  # (B, H, L, hd) -> (B, H, N, b, hd)
@@ -74,10 +66,7 @@ class BigBirdAttention(nn.Module):
         t, b = state["pos"], self.block_size
         n = t // b
         assert n < self.key_block_index.shape[0], f"position {t} exceeds max_seq_len"
-        q, k, v = self.proj.qkv(x_t.unsqueeze(1))  # (B, H, 1, hd)
-        if self.position == "rope":
-            positions = torch.tensor([t], device=x_t.device)
-            q, k = rope(q, positions), rope(k, positions)
+        q, k, v = self.proj.qkv(x_t.unsqueeze(1), start=t)  # (B, H, 1, hd)
         k_all, v_all = torch.cat([state["k"], k], dim=2), torch.cat([state["v"], v], dim=2)
         listed = self.key_block_index[n][self.key_block_valid[n]]  # key blocks of block n
         visible = (listed.unsqueeze(1) * b + torch.arange(b, device=listed.device)).flatten()
@@ -91,5 +80,5 @@ class BigBirdAttention(nn.Module):
 
     def dense_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The same attention with this model's layout expanded to an (L, L) mask. For tests."""
-        q, k, v = self._project(x)
+        q, k, v = self.proj.qkv(x)  # (B, H, L, hd) each
         return self.proj.out(F.scaled_dot_product_attention(q, k, v, attn_mask=self.dense_mask(x.shape[1])))

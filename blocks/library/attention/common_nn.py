@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from blocks.ops.linear_attention import linear_attention, linear_attention_step
-from blocks.ops.rotary import apply_rotary, rotary_cos_sin
+from blocks.ops.rotary import RotaryTable, apply_rotary, rotary_cos_sin
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -29,9 +29,14 @@ def rope(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
 
 
 class MultiHeadProjections(nn.Module):
-    """q (H heads), k and v (kv_heads heads) and the output projection, all d_model wide inputs."""
+    """q (H heads), k and v (kv_heads heads) and the output projection, all d_model wide inputs.
 
-    def __init__(self, d_model: int, heads: int, kv_heads: int | None = None, bias: bool = False):
+    With ``rotary``, ``qkv`` also applies RoPE to q and k, from cos/sin kept between calls (a
+    ``RotaryTable``: a plain attribute, never in the state dict).
+    """
+
+    def __init__(self, d_model: int, heads: int, kv_heads: int | None = None, bias: bool = False,
+                 rotary: bool = False):
         super().__init__()
         kv_heads = kv_heads or heads
         assert d_model % heads == 0, f"heads ({heads}) must divide d_model ({d_model})"
@@ -40,11 +45,16 @@ class MultiHeadProjections(nn.Module):
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.kv_proj = nn.Linear(d_model, 2 * kv_heads * self.head_dim, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        assert not rotary or self.head_dim % 2 == 0, "rope needs an even head size"
+        self.rotary = RotaryTable(self.head_dim) if rotary else None
 
-    def qkv(self, x: torch.Tensor):
-        """x (B, L, D) -> q (B, H, L, hd), k and v (B, Hkv, L, hd)."""
+    def qkv(self, x: torch.Tensor, start: int = 0):
+        """x (B, L, D) at positions start.. -> q (B, H, L, hd), k and v (B, Hkv, L, hd)."""
         k, v = self.kv_proj(x).chunk(2, dim=-1)
-        return split_heads(self.q_proj(x), self.heads), split_heads(k, self.kv_heads), split_heads(v, self.kv_heads)
+        q, k, v = split_heads(self.q_proj(x), self.heads), split_heads(k, self.kv_heads), split_heads(v, self.kv_heads)
+        if self.rotary is not None:
+            q, k = self.rotary.rotate(q, start), self.rotary.rotate(k, start)
+        return q, k, v
 
     def expand_kv(self, t: torch.Tensor) -> torch.Tensor:
         """Grouped-query attention: repeat each kv head for the query heads that share it."""

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.attention.common_nn import MultiHeadProjections, blocked_attention, rope
+from blocks.library.attention.common_nn import MultiHeadProjections, blocked_attention
 from blocks.ops.attention_masks import sliding_window_block_mask, sliding_window_dense_mask
 
 
@@ -29,19 +29,11 @@ class SlidingWindowAttention(nn.Module):
         assert 0 <= global_tokens <= max_seq_len, f"global_tokens must be in [0, {max_seq_len}], got {global_tokens}"
         assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
         self.window, self.global_tokens, self.position = window, global_tokens, position
-        self.proj = MultiHeadProjections(d_model, heads)
-        assert position != "rope" or self.proj.head_dim % 2 == 0, "rope needs an even head size"
-
-    def _project(self, x: torch.Tensor):
-        q, k, v = self.proj.qkv(x)  # (B, H, L, hd) each
-        if self.position == "rope":
-            positions = torch.arange(x.shape[1], device=x.device)
-            q, k = rope(q, positions), rope(k, positions)
-        return q, k, v
+        self.proj = MultiHeadProjections(d_model, heads, rotary=position == "rope")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape
-        q, k, v = self._project(x)
+        q, k, v = self.proj.qkv(x)  # (B, H, L, hd) each
         block = min(self.window, L)  # one block when the whole sequence fits in the window
         N = -(-L // block)
         pad = N * block - L
@@ -69,10 +61,7 @@ class SlidingWindowAttention(nn.Module):
     def step(self, x_t: torch.Tensor, state: dict):
         """x_t (B, D) -> (y_t, state); the cache never holds more than window − 1 + global_tokens keys."""
         t = state["pos"]
-        q, k, v = self.proj.qkv(x_t.unsqueeze(1))  # (B, H, 1, hd)
-        if self.position == "rope":
-            positions = torch.tensor([t], device=x_t.device)
-            q, k = rope(q, positions), rope(k, positions)
+        q, k, v = self.proj.qkv(x_t.unsqueeze(1), start=t)  # (B, H, 1, hd)
         k_recent = torch.cat([state["k_recent"], k], dim=2)  # positions max(0, t−w+1) .. t
         v_recent = torch.cat([state["v_recent"], v], dim=2)
         older_globals = max(0, min(self.global_tokens, t - self.window + 1))  # globals outside the band
@@ -91,6 +80,6 @@ class SlidingWindowAttention(nn.Module):
 
     def dense_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The same attention with a full (L, L) mask. For tests: O(L²) memory."""
-        q, k, v = self._project(x)
+        q, k, v = self.proj.qkv(x)  # (B, H, L, hd) each
         mask = sliding_window_dense_mask(x.shape[1], self.window, self.global_tokens, device=x.device)
         return self.proj.out(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))

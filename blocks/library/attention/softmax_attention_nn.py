@@ -6,9 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.attention.common_nn import MultiHeadProjections, rope
+from blocks.library.attention.common_nn import MultiHeadProjections
 from blocks.library.attention.softmax_attention import POSITIONS
-from blocks.ops.rotary import RotaryTable
 
 
 # ----------------------------------------------------------------------------- softmax attention
@@ -26,29 +25,22 @@ class SoftmaxAttention(nn.Module):
         assert position in POSITIONS, f"position must be one of {POSITIONS}, got {position!r}"
         assert kv_heads >= 0, f"kv_heads must be >= 0, got {kv_heads}"
         self.max_seq_len, self.position = max_seq_len, position
-        self.proj = MultiHeadProjections(d_model, heads, kv_heads or heads, bias)
-        assert position != "rope" or self.proj.head_dim % 2 == 0, "rope needs an even head size"
-        self.rotary = RotaryTable(self.proj.head_dim)  # cos/sin reused across forwards, not in the state dict
+        self.proj = MultiHeadProjections(d_model, heads, kv_heads or heads, bias, rotary=position == "rope")
         self.pos_emb = None
         if position == "learned":
             self.pos_emb = nn.Embedding(max_seq_len, d_model)
             nn.init.normal_(self.pos_emb.weight, std=0.02)  # GPT-2's scale: small next to the normed input
 
-    def _project(self, x: torch.Tensor, positions: torch.Tensor, from_zero: bool = False):
-        """q, k, v at ``positions``; ``from_zero``: they are 0..L-1, whose cos/sin the module keeps."""
+    def _project(self, x: torch.Tensor, positions: torch.Tensor):
+        """q, k, v at ``positions`` (consecutive)."""
         if self.pos_emb is not None:
             assert int(positions[-1]) < self.max_seq_len, f"position {int(positions[-1])} >= max_seq_len"
             x = x + self.pos_emb(positions)
-        q, k, v = self.proj.qkv(x)  # (B, H, L, hd), (B, Hkv, L, hd) x2
-        if self.position == "rope" and from_zero:
-            q, k = self.rotary.rotate(q), self.rotary.rotate(k)
-        elif self.position == "rope":
-            q, k = rope(q, positions), rope(k, positions)
-        return q, k, v
+        return self.proj.qkv(x, start=int(positions[0]))  # (B, H, L, hd), (B, Hkv, L, hd) x2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(x.shape[1], device=x.device)
-        q, k, v = self._project(x, positions, from_zero=True)
+        q, k, v = self._project(x, positions)
         y = F.scaled_dot_product_attention(q, self.proj.expand_kv(k), self.proj.expand_kv(v), is_causal=True)
         return self.proj.out(y)  # (B, L, D)
 

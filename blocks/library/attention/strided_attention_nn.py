@@ -6,9 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.attention.common_nn import MultiHeadProjections, rope
+from blocks.library.attention.common_nn import MultiHeadProjections
 from blocks.ops.attention_masks import sliding_window_block_mask, strided_column_mask, strided_dense_mask
-from blocks.ops.rotary import RotaryTable
 
 
 class StridedAttention(nn.Module):
@@ -28,20 +27,12 @@ class StridedAttention(nn.Module):
         assert 1 <= stride <= max_seq_len, f"stride must be in [1, max_seq_len={max_seq_len}], got {stride}"
         assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
         self.stride, self.position = stride, position
-        self.proj = MultiHeadProjections(d_model, heads)
-        assert position != "rope" or self.proj.head_dim % 2 == 0, "rope needs an even head size"
-        self.rotary = RotaryTable(self.proj.head_dim)  # cos/sin reused across forwards, not in the state dict
-
-    def _project(self, x: torch.Tensor):
-        q, k, v = self.proj.qkv(x)  # (B, H, L, hd) each
-        if self.position == "rope":
-            q, k = self.rotary.rotate(q), self.rotary.rotate(k)
-        return q, k, v
+        self.proj = MultiHeadProjections(d_model, heads, rotary=position == "rope")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape
         H, b = self.proj.heads, self.stride
-        q, k, v = self._project(x)
+        q, k, v = self.proj.qkv(x)  # (B, H, L, hd) each
         N = -(-L // b)
 
         def blocks(t):  # (B, H, L, hd) -> (B, H, N, b, hd), zero padded to N·b
@@ -71,10 +62,7 @@ class StridedAttention(nn.Module):
     def step(self, x_t: torch.Tensor, state: dict):
         """x_t (B, D) -> (y_t, state): attend to the cached positions of the pattern's row t."""
         t = state["pos"]
-        q, k, v = self.proj.qkv(x_t.unsqueeze(1))  # (B, H, 1, hd)
-        if self.position == "rope":
-            positions = torch.tensor([t], device=x_t.device)
-            q, k = rope(q, positions), rope(k, positions)
+        q, k, v = self.proj.qkv(x_t.unsqueeze(1), start=t)  # (B, H, 1, hd)
         k_all, v_all = torch.cat([state["k"], k], dim=2), torch.cat([state["v"], v], dim=2)
         s = torch.arange(t + 1, device=x_t.device)
         visible = s[(t - s < self.stride) | ((t - s) % self.stride == 0)]
@@ -83,6 +71,6 @@ class StridedAttention(nn.Module):
 
     def dense_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The same attention with the pattern as a full (L, L) mask. For tests: O(L²) memory."""
-        q, k, v = self._project(x)
+        q, k, v = self.proj.qkv(x)  # (B, H, L, hd) each
         mask = strided_dense_mask(x.shape[1], self.stride, device=x.device)
         return self.proj.out(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.library.attention.common_nn import MultiHeadProjections, rope
+from blocks.library.attention.common_nn import MultiHeadProjections
 from blocks.optim import hint
 
 
@@ -26,18 +26,11 @@ class MemoryTokenAttention(nn.Module):
         assert num_tokens >= 1, f"num_tokens must be >= 1, got {num_tokens}"
         assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
         self.position = position
-        self.proj = MultiHeadProjections(d_model, heads)
+        self.proj = MultiHeadProjections(d_model, heads, rotary=position == "rope")
         H, hd = self.proj.heads, self.proj.head_dim
-        assert position != "rope" or hd % 2 == 0, "rope needs an even head size"
         self.memory_keys = nn.Parameter(torch.randn(H, num_tokens, hd) * hd ** -0.5)
         self.memory_values = nn.Parameter(torch.randn(H, num_tokens, hd) * hd ** -0.5)
         hint(self.memory_keys, self.memory_values)  # learned tokens: embeddings, not decayed
-
-    def _project(self, x: torch.Tensor, positions: torch.Tensor):
-        q, k, v = self.proj.qkv(x)  # (B, H, L, hd)
-        if self.position == "rope":
-            q, k = rope(q, positions), rope(k, positions)
-        return q, k, v
 
     def _with_memory(self, t: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """Prepend the (H, n, hd) memory to t (B, H, L, hd)."""
@@ -45,7 +38,7 @@ class MemoryTokenAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         L = x.shape[1]
-        q, k, v = self._project(x, torch.arange(L, device=x.device))
+        q, k, v = self.proj.qkv(x)  # (B, H, L, hd)
         n = self.memory_keys.shape[1]
         mask = torch.cat([torch.ones(L, n, dtype=torch.bool, device=x.device),
                           torch.ones(L, L, dtype=torch.bool, device=x.device).tril()], dim=1)  # (L, n + L)
@@ -59,7 +52,7 @@ class MemoryTokenAttention(nn.Module):
         return {"k": empty, "v": empty.clone(), "pos": 0}
 
     def step(self, x_t: torch.Tensor, state: dict):
-        q, k, v = self._project(x_t.unsqueeze(1), torch.tensor([state["pos"]], device=x_t.device))
+        q, k, v = self.proj.qkv(x_t.unsqueeze(1), start=state["pos"])
         k_all, v_all = torch.cat([state["k"], k], dim=2), torch.cat([state["v"], v], dim=2)
         y = F.scaled_dot_product_attention(q, self._with_memory(k_all, self.memory_keys),
                                            self._with_memory(v_all, self.memory_values))
