@@ -135,7 +135,7 @@ def _create(*, graph, version, owner, plan, content_hash: str, metrics: dict[str
 
     from composer.cards.models import ReportCard
     from composer.cards.selectors import card_progress, card_summary
-    from composer.cards.services import _final_status
+    from composer.cards.services import final_status
     from composer.runs.limits import run_limits
     from composer.runs.models import EventType, Run, RunStatus
     from composer.runs.services import LaunchRequest, check_run_request, run_events_store, run_reserve_seqs
@@ -174,7 +174,7 @@ def _create(*, graph, version, owner, plan, content_hash: str, metrics: dict[str
                                                    "seq": last - len(events) + 1 + i} for i, e in enumerate(events)])
     card.summary = card_summary(card=card)
     card.score = card.summary.get("score")
-    card.status, card.finished_at = _final_status(card, card_progress(card=card)), now
+    card.status, card.finished_at = final_status(card, card_progress(card=card)), now
     card.save(update_fields=["summary", "score", "status", "finished_at"])
     return card
 

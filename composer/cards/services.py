@@ -158,7 +158,8 @@ def card_cancel(*, user, card: ReportCard) -> ReportCard:
     return card
 
 
-def _final_status(card: ReportCard, progress: dict) -> str:
+def final_status(card: ReportCard, progress: dict) -> str:
+    """The status a card ends in once none of its runs is left to run (shared with the reference-card loader)."""
     if card.cancel_requested:
         return CardStatus.CANCELLED
     if progress[RunStatus.SUCCEEDED] == progress["total"]:
@@ -186,7 +187,7 @@ def card_run_changed(*, card_id: int, run_id: int) -> None:
         if progress["done"] == progress["total"]:
             card.summary = card_summary(card=card)
             card.score = card.summary.get("score")
-            card.status, card.finished_at = _final_status(card, progress), now
+            card.status, card.finished_at = final_status(card, progress), now
             messages.append({"type": "done", "summary": card.summary})
         else:
             card.status = CardStatus.RUNNING if card.started_at else CardStatus.QUEUED
