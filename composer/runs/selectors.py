@@ -97,12 +97,17 @@ def runs_fair_queue() -> list[Run]:
     return [run for turn in zip_longest(*(per_user[user] for user in users)) for run in turn if run is not None]
 
 
-def run_queue_position(*, run: Run) -> int | None:
-    """1 for the next run a worker will take (``runs_fair_queue``); None once it left the queue."""
+def runs_queue_positions() -> dict[int, int]:
+    """Run id -> its place in ``runs_fair_queue`` (1: the next a worker takes)."""
+    return {queued.pk: place for place, queued in enumerate(runs_fair_queue(), start=1)}
+
+
+def run_queue_position(*, run: Run, positions: dict[int, int] | None = None) -> int | None:
+    """1 for the next run a worker will take; None once it left the queue. ``positions``: a
+    ``runs_queue_positions()`` already computed (a list of runs computes the queue once)."""
     if run.status != RunStatus.QUEUED:
         return None
-    order = [queued.pk for queued in runs_fair_queue()]
-    return order.index(run.pk) + 1 if run.pk in order else None
+    return (runs_queue_positions() if positions is None else positions).get(run.pk)
 
 
 def run_events_since(*, run_id: int, since: int = 0, limit: int = MAX_EVENTS_PER_PAGE) -> list[dict]:

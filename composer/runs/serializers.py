@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from composer.runs.models import RunStatus
-from composer.runs.selectors import graph_readable, run_metrics_summary, run_queue_position
+from composer.runs.selectors import graph_readable, run_metrics_summary, run_queue_position, runs_queue_positions
 
 
 class GraphVersionJobSerializer(serializers.Serializer):
@@ -56,7 +56,10 @@ class RunOutputSerializer(GraphVersionJobSerializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=1))
     def get_queue_position(self, run) -> int | None:
-        return run_queue_position(run=run)
+        # The context is the whole list's: a page of runs orders the queue once, not once per run.
+        if "queue_positions" not in self.context:
+            self.context["queue_positions"] = runs_queue_positions()
+        return run_queue_position(run=run, positions=self.context["queue_positions"])
 
 
 class MetricsSummarySerializer(serializers.Serializer):
