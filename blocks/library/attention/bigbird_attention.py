@@ -8,6 +8,7 @@ import math
 
 from blocks.library.attention.common import (
     HEADS_PARAM,
+    ROTARY_POSITION_PARAM,
     clamp,
     causal_keys_per_query,
     heads_check,
@@ -79,7 +80,7 @@ register(BlockType(
         Param("random_blocks", "int", 1, "Random earlier blocks per block, fixed per model by its seed. Left "
               "out: one per 4 blocks, between 1 and BigBird's 3.", min=0, max=64,
               context_default=bigbird_random_blocks_default, paper_value=3),
-        Param("position", "choice", "rope", "Position code: rotary (RoPE) or none.", choices=("rope", "none")),
+        ROTARY_POSITION_PARAM,
     ),
     module="blocks.library.attention.bigbird_attention_nn.BigBirdAttention",
     cost=bigbird_cost,

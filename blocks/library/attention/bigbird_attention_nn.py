@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blocks.library.attention.common import ROTARY_POSITIONS
 from blocks.library.attention.common_nn import MultiHeadProjections, blocked_attention
 from blocks.ops.attention_masks import bigbird_block_layout, bigbird_block_mask, bigbird_dense_mask
 
@@ -26,7 +27,7 @@ class BigBirdAttention(nn.Module):
         super().__init__()
         assert 1 <= block_size <= max_seq_len, f"block_size must be in [1, {max_seq_len}], got {block_size}"
         assert min(window_blocks, global_blocks, random_blocks) >= 0, "block counts must be >= 0"
-        assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
+        assert position in ROTARY_POSITIONS, f"position must be one of {ROTARY_POSITIONS}, got {position!r}"
         self.block_size, self.position = block_size, position
         self.proj = MultiHeadProjections(d_model, heads, rotary=position == "rope")
         generator = torch.Generator().manual_seed(seed)

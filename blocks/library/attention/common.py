@@ -56,6 +56,11 @@ def multi_head_params(d_model: int, heads: int, kv_heads: int, bias: bool) -> in
 # max_seq_len a spec may have, so every block builds with its defaults in any valid model; in a
 # spec, window, block_size, proj_len and BigBird's global/random blocks grow with the context
 # (context_default below).
+# The position codes of the blocks whose attention pattern is not dense-causal: relative (RoPE) or none.
+ROTARY_POSITIONS = ("rope", "none")
+ROTARY_POSITION_PARAM = Param("position", "choice", "rope", "Position code: rotary (RoPE) or none.",
+                              choices=ROTARY_POSITIONS)
+
 HEADS_PARAM = Param("heads", "int", 4, "Number of attention heads; must divide d_model.", min=1, max=128)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from blocks.library.attention.common import (
     HEADS_PARAM,
+    ROTARY_POSITION_PARAM,
     clamp,
     causal_keys_per_query,
     heads_check,
@@ -57,7 +58,7 @@ register(BlockType(
               context_default=sliding_window_default, paper_value=512),
         Param("global_tokens", "int", 0, "The first g positions are global: every later token may attend to them.",
               min=0, max=65536),
-        Param("position", "choice", "rope", "Position code: rotary (RoPE) or none.", choices=("rope", "none")),
+        ROTARY_POSITION_PARAM,
     ),
     module="blocks.library.attention.sliding_window_attention_nn.SlidingWindowAttention",
     cost=sliding_window_cost,

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blocks.library.attention.common import ROTARY_POSITIONS
 from blocks.library.attention.common_nn import MultiHeadProjections, blocked_attention
 from blocks.ops.attention_masks import sliding_window_block_mask, sliding_window_dense_mask
 
@@ -27,7 +28,7 @@ class SlidingWindowAttention(nn.Module):
         super().__init__()
         assert 1 <= window <= max_seq_len, f"window must be in [1, max_seq_len={max_seq_len}], got {window}"
         assert 0 <= global_tokens <= max_seq_len, f"global_tokens must be in [0, {max_seq_len}], got {global_tokens}"
-        assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
+        assert position in ROTARY_POSITIONS, f"position must be one of {ROTARY_POSITIONS}, got {position!r}"
         self.window, self.global_tokens, self.position = window, global_tokens, position
         self.proj = MultiHeadProjections(d_model, heads, rotary=position == "rope")
 

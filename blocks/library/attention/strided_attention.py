@@ -8,7 +8,13 @@ from __future__ import annotations
 import math
 
 from blocks.library.attention.bigbird_attention import full_kv_cache_state
-from blocks.library.attention.common import HEADS_PARAM, heads_check, make_cost, multi_head_params
+from blocks.library.attention.common import (
+    HEADS_PARAM,
+    ROTARY_POSITION_PARAM,
+    heads_check,
+    make_cost,
+    multi_head_params,
+)
 from blocks.registry import BlockType, Cost, Param, register
 
 
@@ -45,7 +51,7 @@ register(BlockType(
         Param("stride", "int", 8, "Token t sees positions t−stride+1 .. t and t − m·stride for m >= 1. "
               "Left out: √max_seq_len, the paper's choice.", min=1, max=65536,
               context_default=strided_stride_default, paper_value="√L"),
-        Param("position", "choice", "rope", "Position code: rotary (RoPE) or none.", choices=("rope", "none")),
+        ROTARY_POSITION_PARAM,
     ),
     module="blocks.library.attention.strided_attention_nn.StridedAttention",
     cost=strided_cost,

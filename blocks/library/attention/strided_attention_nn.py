@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blocks.library.attention.common import ROTARY_POSITIONS
 from blocks.library.attention.common_nn import MultiHeadProjections
 from blocks.ops.attention_masks import sliding_window_block_mask, strided_column_mask, strided_dense_mask
 
@@ -25,7 +26,7 @@ class StridedAttention(nn.Module):
                  heads: int = 4, stride: int = 8, position: str = "rope"):
         super().__init__()
         assert 1 <= stride <= max_seq_len, f"stride must be in [1, max_seq_len={max_seq_len}], got {stride}"
-        assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
+        assert position in ROTARY_POSITIONS, f"position must be one of {ROTARY_POSITIONS}, got {position!r}"
         self.stride, self.position = stride, position
         self.proj = MultiHeadProjections(d_model, heads, rotary=position == "rope")
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blocks.library.attention.common import ROTARY_POSITIONS
 from blocks.library.attention.common_nn import MultiHeadProjections
 from blocks.optim import hint
 
@@ -24,7 +25,7 @@ class MemoryTokenAttention(nn.Module):
                  heads: int = 4, num_tokens: int = 8, position: str = "rope"):
         super().__init__()
         assert num_tokens >= 1, f"num_tokens must be >= 1, got {num_tokens}"
-        assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
+        assert position in ROTARY_POSITIONS, f"position must be one of {ROTARY_POSITIONS}, got {position!r}"
         self.position = position
         self.proj = MultiHeadProjections(d_model, heads, rotary=position == "rope")
         H, hd = self.proj.heads, self.proj.head_dim

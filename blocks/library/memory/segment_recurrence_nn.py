@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blocks.library.attention.common import ROTARY_POSITIONS
 from blocks.library.attention.common_nn import MultiHeadProjections, blocked_attention, rope, split_heads
 
 
@@ -27,7 +28,7 @@ class SegmentRecurrentAttention(nn.Module):
                  heads: int = 4, segment_len: int = 8, position: str = "rope"):
         super().__init__()
         assert 1 <= segment_len <= max_seq_len, f"segment_len must be in [1, {max_seq_len}], got {segment_len}"
-        assert position in ("rope", "none"), f"position must be rope or none, got {position!r}"
+        assert position in ROTARY_POSITIONS, f"position must be one of {ROTARY_POSITIONS}, got {position!r}"
         self.segment_len, self.position = segment_len, position
         self.proj = MultiHeadProjections(d_model, heads)
         assert position != "rope" or self.proj.head_dim % 2 == 0, "rope needs an even head size"
